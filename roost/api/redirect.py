@@ -1,0 +1,29 @@
+"""The front door Nest clients first knocked on: every request answered with 307 to the
+serving port, path and query kept, as ``developer-api.nest.com`` sent clients to the
+``firebase-apiserver…:9553`` hosts. openHAB insists on that 307 before anything else."""
+
+from __future__ import annotations
+
+from starlette.types import Receive, Scope, Send
+
+
+class FrontDoor:
+    def __init__(self, serving_port: int, scheme: str = "http", host: str | None = None) -> None:
+        self.serving_port = serving_port
+        self.scheme = scheme
+        self.host = host
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        headers = dict(scope["headers"])
+        host = self.host or headers.get(b"host", b"127.0.0.1").decode("latin-1")
+        host = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+        location = f"{self.scheme}://{host}:{self.serving_port}{path}"
+        if scope["query_string"]:
+            location += "?" + scope["query_string"].decode("latin-1")
+        await send({"type": "http.response.start", "status": 307,
+                    "headers": [(b"location", location.encode("latin-1")),
+                                (b"content-length", b"0")]})
+        await send({"type": "http.response.body", "body": b""})

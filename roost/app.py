@@ -1,0 +1,51 @@
+"""The ASGI application: the Works with Nest API over one service."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from roost.api.rest import DataEndpoint
+from roost.clock import Clock, system_clock
+from roost.model import openapi
+from roost.service import Service
+from roost.settings import Settings
+from roost.store import open_store
+
+
+def create_app(settings: Settings | None = None, clock: Clock = system_clock,
+               on_ready: Callable[[Service], Awaitable[None]] | None = None) -> Starlette:
+    """The app; ``on_ready`` runs once the store is open and before requests are served."""
+    settings = settings or Settings()
+    service = Service(open_store(settings.db, settings.synchronous), clock)
+    spec = openapi.document()
+
+    async def openapi_json(request: Request) -> Response:
+        return JSONResponse(spec)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await service.start()
+        if on_ready is not None:
+            await on_ready(service)
+        try:
+            yield
+        finally:
+            await service.stop()
+            service.store.close()
+
+    app = Starlette(
+        routes=[
+            Route("/openapi.json", openapi_json, methods=["GET"]),
+            Route("/{path:path}", DataEndpoint(service, settings)),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    app.state.settings = settings
+    return app

@@ -1,0 +1,1 @@
+"""Who is asking: tokens, passwords and the principal a request acts as."""

@@ -1,0 +1,120 @@
+"""The demo home: one user, one structure, two thermostats, a smoke+CO alarm and a camera."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from roost.auth import passwords, tokens
+from roost.clock import EPOCH, iso
+from roost.model import units
+from roost.model.home import Obj
+from roost.service import Service
+from roost.store import queries
+
+EMAIL = "demo@example.com"
+PASSWORD = "demo"
+
+WHERES = (
+    "Attic", "Back Door", "Backyard", "Basement", "Bathroom", "Bedroom", "Deck", "Den",
+    "Dining Room", "Downstairs", "Driveway", "Entryway", "Family Room", "Front Door",
+    "Front Yard", "Garage", "Guest House", "Guest Room", "Hallway", "Kids Room", "Kitchen",
+    "Living Room", "Master Bedroom", "Office", "Outside", "Patio", "Shed", "Side Door",
+    "Upstairs",
+)
+
+
+def new_id(length: int = 22) -> str:
+    return secrets.token_urlsafe(length * 3 // 4)[:length]
+
+
+def f(fahrenheit: float) -> float:
+    return units.f_to_c(fahrenheit)
+
+
+def home_objects(user_id: str, now: datetime) -> list[Obj]:
+    sid = new_id(43)
+    wheres = {new_id(43): name for name in WHERES}
+    where = {name: wid for wid, name in wheres.items()}
+    ago = now - timedelta(minutes=2)
+
+    def device(kind: str, where_name: str, did: str = "", **data: Any) -> Obj:
+        did = did or new_id(32 if kind == "smoke_co_alarms" else 22)
+        common = {"device_id": did, "structure_id": sid, "where_id": where[where_name],
+                  "is_online": True}
+        return Obj(kind, did, user_id, sid, 1, {**common, **data})
+
+    thermostat = {
+        "locale": "en-US", "software_version": "5.9.3-5", "last_connection": iso(ago),
+        "temperature_scale": "F", "has_leaf": False, "is_locked": False,
+        "locked_temp_min": f(64), "locked_temp_max": f(80), "sunlight_correction_enabled": True,
+        "sunlight_correction_active": False, "fan_timer_active": False,
+        "fan_timer_timeout": EPOCH, "fan_timer_duration": 15, "previous_hvac_mode": "",
+        "eco_temperature_low": f(62), "eco_temperature_high": f(80), "label": "",
+        "time_to_target": "~0", "time_to_target_training": "ready",
+    }
+    living_room = device(
+        "thermostats", "Living Room", **thermostat,
+        can_heat=True, can_cool=True, has_fan=True, is_using_emergency_heat=False,
+        has_heat_pump=True, has_emergency_heat=True, hvac_mode="heat", hvac_state="heating",
+        target_temperature=f(70), target_temperature_low=f(66), target_temperature_high=f(76),
+        ambient_temperature=f(68.4), humidity=41,
+    )
+    bedroom = device(
+        "thermostats", "Bedroom", **{**thermostat, "is_locked": True,
+                                     "locked_temp_min": f(66), "locked_temp_max": f(78),
+                                     "label": "upstairs"},
+        can_heat=True, can_cool=True, has_fan=False, is_using_emergency_heat=False,
+        hvac_mode="heat-cool", hvac_state="off", target_temperature=f(71),
+        target_temperature_low=f(68), target_temperature_high=f(75),
+        ambient_temperature=f(71.2), humidity=45,
+    )
+    alarm = device(
+        "smoke_co_alarms", "Hallway", locale="en-US", software_version="3.1.4",
+        last_connection=iso(ago), battery_health="ok", co_alarm_state="ok",
+        smoke_alarm_state="ok", is_manual_test_active=False,
+        last_manual_test_time=iso(now - timedelta(days=12)),
+    )
+    cam = new_id()
+    event_start = now - timedelta(minutes=18)
+    camera = device("cameras", "Front Door", cam, **{
+        "software_version": "205-600052", "is_streaming": True, "is_audio_input_enabled": True,
+        "last_is_online_change": iso(now - timedelta(days=3)), "is_video_history_enabled": True,
+        "web_url": f"https://home.nest.com/cameras/{cam}",
+        "app_url": f"nestmobile://cameras/{cam}",
+        "is_public_share_enabled": False, "public_share_url": "",
+        "snapshot_url": f"https://roost.invalid/cameras/{cam}/snapshot.jpg",
+        "activity_zones": [{"name": "Porch", "id": 1}, {"name": "Driveway", "id": 2}],
+        "last_event": {
+            "has_sound": False, "has_motion": True, "has_person": True,
+            "start_time": iso(event_start), "end_time": iso(event_start + timedelta(seconds=42)),
+            "urls_expire_time": iso(now + timedelta(days=7)),
+            "web_url": f"https://home.nest.com/cameras/{cam}/events",
+            "app_url": f"nestmobile://cameras/{cam}/events",
+            "image_url": f"https://roost.invalid/cameras/{cam}/event.jpg",
+            "animated_image_url": f"https://roost.invalid/cameras/{cam}/event.gif",
+            "activity_zone_ids": ["1"],
+        },
+    })
+    structure = Obj("structures", sid, user_id, sid, 1, {
+        "structure_id": sid, "name": "Home", "country_code": "US", "postal_code": "94043",
+        "time_zone": "America/Los_Angeles", "away": "home", "rhr_enrollment": False,
+        "wwn_security_state": "ok", "eta_begin": EPOCH,
+        "wheres": {wid: {"where_id": wid, "name": name} for wid, name in wheres.items()},
+    })
+    return [structure, living_room, bedroom, alarm, camera]
+
+
+async def ensure(service: Service) -> str:
+    """Create the demo user and home unless they exist; a new full-access token for them."""
+    store = service.store
+    user = store.read(lambda conn: queries.user_by_email(conn, EMAIL))
+    if user is None:
+        password_hash = passwords.hash_password(PASSWORD)
+        user = await store.write(lambda conn: queries.create_user(conn, EMAIL, password_hash))
+        await service.commit(home_objects(user.id, service.clock()))
+    token = tokens.new_token()
+    await store.write(lambda conn: queries.add_token(conn, tokens.digest(token), user.id,
+                                                     tokens.FIRST_PARTY_CLIENT))
+    return token

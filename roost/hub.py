@@ -1,0 +1,112 @@
+"""Change fan-out to streams.
+
+Subscribers that would receive the same bytes share a :class:`Group`; on each change a group
+renders its location once and offers the bytes to its subscribers. A subscriber keeps only the
+newest snapshot it has not sent yet (every ``put`` is a whole snapshot, so skipping states a
+slow reader missed loses nothing), which bounds memory per stream whatever the write rate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+
+KEEPALIVE = b"event: keep-alive\ndata: null\n\n"
+
+
+@dataclass(eq=False)
+class Group:
+    key: Hashable
+    user_id: str
+    body: bytes | None  # the encoded location, None while it does not exist
+    subscribers: set[Subscriber] = field(default_factory=set)
+
+
+class Subscriber:
+    """One open stream. ``frame`` turns a group's body into this stream's ``put`` event."""
+
+    __slots__ = ("_frame", "_pending", "_waiter", "closed", "group", "reason")
+
+    def __init__(self, group: Group, frame: Callable[[bytes | None], bytes]) -> None:
+        self.group = group
+        self._frame = frame
+        self._pending: bytes | None = frame(group.body)
+        self._waiter: asyncio.Future[None] | None = None
+        self.closed = False
+        self.reason: bytes | None = None  # a last event to send before closing
+
+    def offer(self, body: bytes | None) -> None:
+        self._pending = self._frame(body)
+        self._wake()
+
+    def close(self, last_event: bytes | None = None) -> None:
+        self.closed = True
+        self.reason = last_event
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def next(self, keepalive: float, disconnected: asyncio.Future[None]) -> bytes | None:
+        """The next bytes to send: a snapshot, a keep-alive, a last event; None to end."""
+        if self._pending is None and not self.closed:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await asyncio.wait((self._waiter, disconnected), timeout=keepalive,
+                                   return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                self._waiter = None
+        if disconnected.done():
+            return None
+        if self.closed:
+            last, self.reason = self.reason, None
+            return last
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            return pending
+        return KEEPALIVE
+
+
+class Hub:
+    def __init__(self, render: Callable[[Hashable], bytes | None]) -> None:
+        self._render = render
+        self._groups: dict[Hashable, Group] = {}
+
+    def subscribe(self, key: Hashable, user_id: str,
+                  frame: Callable[[bytes | None], bytes]) -> Subscriber:
+        group = self._groups.get(key)
+        if group is None:
+            group = self._groups[key] = Group(key, user_id, self._render(key))
+        subscriber = Subscriber(group, frame)
+        group.subscribers.add(subscriber)
+        return subscriber
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        group = subscriber.group
+        group.subscribers.discard(subscriber)
+        if not group.subscribers and self._groups.get(group.key) is group:
+            del self._groups[group.key]
+
+    def publish(self, user_ids: frozenset[str]) -> None:
+        """Re-render every group of these users; offer what changed."""
+        for group in list(self._groups.values()):
+            if group.user_id not in user_ids:
+                continue
+            body = self._render(group.key)
+            if body != group.body:
+                group.body = body
+                for subscriber in group.subscribers:
+                    subscriber.offer(body)
+
+    def close(self, predicate: Callable[[Subscriber], bool] = lambda s: True,
+              last_event: bytes | None = None) -> None:
+        for group in list(self._groups.values()):
+            for subscriber in list(group.subscribers):
+                if predicate(subscriber):
+                    subscriber.close(last_event)
+
+    @property
+    def subscriber_count(self) -> int:
+        return sum(len(g.subscribers) for g in self._groups.values())

@@ -1,0 +1,113 @@
+"""The objects of every home, in memory, as last committed to the store.
+
+Reads and streams project from the committed objects only. A write that passed validation but
+is not yet durable sits in ``pending``; later writes validate against it (so concurrent writes
+compose in order), but no reader ever sees it before its commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+Key = tuple[str, str]
+
+KINDS = ("structures", "thermostats", "smoke_co_alarms", "cameras")
+DEVICE_KINDS = ("thermostats", "smoke_co_alarms", "cameras")
+
+
+@dataclass(frozen=True, slots=True)
+class Obj:
+    """One structure or device. ``data`` holds stored (canonical) values and is never mutated."""
+
+    kind: str
+    id: str
+    user_id: str
+    structure_id: str
+    version: int
+    data: dict[str, Any]
+    deleted: bool = False
+
+    @property
+    def key(self) -> Key:
+        return (self.kind, self.id)
+
+    def evolve(self, data: dict[str, Any]) -> Obj:
+        return replace(self, data=data, version=self.version + 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One commit: the objects it wrote, and the store's sequence number for it."""
+
+    seq: int
+    objects: tuple[Obj, ...]
+
+    @property
+    def user_ids(self) -> frozenset[str]:
+        return frozenset(o.user_id for o in self.objects)
+
+
+@dataclass
+class Home:
+    committed: dict[Key, Obj] = field(default_factory=dict)
+    pending: dict[Key, Obj] = field(default_factory=dict)
+    seq: int = 0
+    _by_structure: dict[str, set[Key]] = field(default_factory=dict)
+    _by_user: dict[str, set[Key]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, objects: Iterable[Obj], seq: int) -> Home:
+        home = cls(seq=seq)
+        for obj in objects:
+            home._put(obj)
+        return home
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def get(self, kind: str, id: str, pending: bool = False) -> Obj | None:
+        key = (kind, id)
+        obj = (self.pending.get(key) if pending else None) or self.committed.get(key)
+        return None if obj is None or obj.deleted else obj
+
+    def of_user(self, user_id: str, kind: str) -> Iterator[Obj]:
+        for key in sorted(self._by_user.get(user_id, ())):
+            if key[0] == kind:
+                yield self.committed[key]
+
+    def in_structure(self, structure_id: str, kind: str, pending: bool = False) -> list[Obj]:
+        found = []
+        for key in sorted(self._by_structure.get(structure_id, ())):
+            if key[0] == kind:
+                obj = self.get(*key, pending=pending)
+                if obj is not None:
+                    found.append(obj)
+        return found
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def stage(self, objects: Iterable[Obj]) -> None:
+        for obj in objects:
+            self.pending[obj.key] = obj
+
+    def unstage(self, objects: Iterable[Obj]) -> None:
+        for obj in objects:
+            if self.pending.get(obj.key) is obj:
+                del self.pending[obj.key]
+
+    def commit(self, change: Change) -> None:
+        for obj in change.objects:
+            self._put(obj)
+        self.unstage(change.objects)
+        self.seq = change.seq
+
+    def _put(self, obj: Obj) -> None:
+        if obj.deleted:
+            self.committed.pop(obj.key, None)
+            self._by_structure.get(obj.structure_id, set()).discard(obj.key)
+            self._by_user.get(obj.user_id, set()).discard(obj.key)
+            return
+        self.committed[obj.key] = obj
+        self._by_structure.setdefault(obj.structure_id, set()).add(obj.key)
+        self._by_user.setdefault(obj.user_id, set()).add(obj.key)

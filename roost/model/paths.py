@@ -1,0 +1,106 @@
+"""Data locations: parsing a URL path, and finding which object a write is aimed at."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from roost import errors
+from roost.model.home import DEVICE_KINDS
+
+Path = tuple[str, ...]
+
+
+def parse(raw: str) -> Path:
+    """``/devices/thermostats/`` and ``/devices/thermostats.json`` are the same location."""
+    raw = raw.strip("/")
+    if raw.endswith(".json"):
+        raw = raw[: -len(".json")].rstrip("/")
+    return tuple(raw.split("/")) if raw else ()
+
+
+def text(path: Path) -> str:
+    return "/" + "/".join(path)
+
+
+def navigate(tree: Any, path: Path) -> Any:
+    """The value at ``path`` in a projected tree; a location that is absent is a 404."""
+    node = tree
+    for segment in path:
+        if isinstance(node, dict) and segment in node:
+            node = node[segment]
+        elif isinstance(node, list) and segment.isdigit() and int(segment) < len(node):
+            node = node[int(segment)]
+        else:
+            raise errors.not_found(text(path))
+    return node
+
+
+@dataclass(frozen=True)
+class Target:
+    """One object and the fields a write sets on it."""
+
+    kind: str
+    id: str
+    values: dict[str, Any]
+
+
+def write_target(path: Path, body: Any) -> Target:
+    """Resolve a write at any location into a write to exactly one device or structure.
+
+    A write at a container (``/``, ``/devices``, ``/structures``…) is accepted when its body
+    names a single object; Nest did not support bundled writes, and applying part of one
+    silently would surprise, so naming several is refused.
+    """
+    found: list[Target] = []
+    _collect(path, body, found)
+    if not found:
+        raise errors.not_an_object(text(path))
+    if len(found) > 1:
+        raise errors.bundled_write()
+    return found[0]
+
+
+def _collect(path: Path, body: Any, found: list[Target]) -> None:
+    head, rest = path[:1], path[1:]
+    if not path:
+        _descend(path, body, found, ("devices", "structures", "metadata"))
+    elif head == ("metadata",):
+        names = [text(path)[1:]] if rest else sorted(body) if isinstance(body, dict) else []
+        raise errors.no_write_permission(names or ["metadata"])
+    elif head == ("devices",):
+        if not rest:
+            _descend(path, body, found, DEVICE_KINDS)
+        elif rest[0] not in DEVICE_KINDS:
+            raise errors.not_found(text(path))
+        else:
+            _object(rest[0], rest[1:], path, body, found)
+    elif head == ("structures",):
+        _object("structures", rest, path, body, found)
+    else:
+        raise errors.not_found(text(path))
+
+
+def _descend(path: Path, body: Any, found: list[Target], allowed: tuple[str, ...]) -> None:
+    if not isinstance(body, dict):
+        raise errors.not_an_object(text(path))
+    for key, value in body.items():
+        if key not in allowed:
+            raise errors.no_write_permission([key])
+        _collect((*path, key), value, found)
+
+
+def _object(kind: str, rest: Path, path: Path, body: Any, found: list[Target]) -> None:
+    if not rest:  # a collection: {id: {field: value}}
+        if not isinstance(body, dict):
+            raise errors.not_an_object(text(path))
+        for id, fields in body.items():
+            _object(kind, (id,), (*path, id), fields, found)
+    elif len(rest) == 1:
+        if not isinstance(body, dict):
+            raise errors.not_an_object(text(path))
+        found.append(Target(kind, rest[0], dict(body)))
+    elif len(rest) == 2:
+        found.append(Target(kind, rest[0], {rest[1]: body}))
+    else:  # inside a field's value: no field is writable piecewise
+        raise errors.no_write_permission(["/".join(rest[1:])])

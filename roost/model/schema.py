@@ -1,0 +1,290 @@
+"""The field table: every field of the Works with Nest data model, declared once.
+
+Each :class:`Field` says what a client sees (name, JSON type, unit, range, allowed values), where
+the value lives (a stored key, a °F/°C projection of a stored °C value, or a value derived from
+the rest of the home), and who may read and write it (Nest permission names). Validation,
+permissions, the JSON projection and the OpenAPI document are all computed from this table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from roost.model import derived
+from roost.model.home import Home, Obj
+
+# -- Nest permissions (their own spelling) -------------------------------------------------
+
+THERMOSTAT_READ = "Thermostat read"
+THERMOSTAT_WRITE = "Thermostat read/write"
+SMOKE_CO_READ = "Smoke+CO read"
+AWAY_READ = "Away read"
+AWAY_WRITE = "Away read/write"
+ETA_WRITE = "ETA write"
+POSTAL_CODE_READ = "Postal code read"
+CAMERA_READ = "Camera read"
+CAMERA_READ_IMAGES = "Camera read + images"
+CAMERA_WRITE = "Camera read/write"
+CAMERA_WRITE_IMAGES = "Camera read/write + images"
+ENERGY_READ = "Energy read"
+STRUCTURE_WRITE = "Structure read/write"
+SECURITY_STATE_READ = "Security state read"
+
+PERMISSIONS = (
+    THERMOSTAT_READ, THERMOSTAT_WRITE, SMOKE_CO_READ, AWAY_READ, AWAY_WRITE, ETA_WRITE,
+    POSTAL_CODE_READ, CAMERA_READ, CAMERA_READ_IMAGES, CAMERA_WRITE, CAMERA_WRITE_IMAGES,
+    ENERGY_READ, STRUCTURE_WRITE, SECURITY_STATE_READ,
+)
+
+THERMOSTAT = frozenset({THERMOSTAT_READ, THERMOSTAT_WRITE})
+SMOKE_CO = frozenset({SMOKE_CO_READ})
+CAMERA_IMAGES = frozenset({CAMERA_READ_IMAGES, CAMERA_WRITE_IMAGES})
+CAMERA = frozenset({CAMERA_READ, CAMERA_WRITE}) | CAMERA_IMAGES
+CAMERA_WRITERS = frozenset({CAMERA_WRITE, CAMERA_WRITE_IMAGES})
+AWAY = frozenset({AWAY_READ, AWAY_WRITE})
+# What every structure-level permission shows: the structure's identity and device lists.
+STRUCTURE_BASICS = THERMOSTAT | SMOKE_CO | AWAY | CAMERA | {ETA_WRITE, STRUCTURE_WRITE}
+ANY = frozenset(PERMISSIONS)
+
+EPOCH = "1970-01-01T00:00:00.000Z"
+HVAC_MODES = ("heat", "cool", "heat-cool", "eco", "off")
+FAN_TIMER_DURATIONS = (15, 30, 45, 60, 120, 240, 480, 720)
+ALARM_STATES = ("ok", "warning", "emergency")
+
+Derive = Callable[[Home, Obj], Any]
+
+
+@dataclass(frozen=True)
+class Field:
+    kind: str
+    name: str
+    type: str  # JSON Schema type
+    description: str
+    read: frozenset[str]
+    write: frozenset[str] = frozenset()
+    key: str = ""  # where the value is stored; defaults to the name
+    scale: str | None = None  # "F" or "C": a rounded view of a °C value stored under `key`
+    unit: str | None = None
+    enum: tuple[Any, ...] | None = None
+    settable: tuple[Any, ...] | None = None  # values a client may write, where fewer than enum
+    minimum: float | None = None
+    maximum: float | None = None
+    step: float | None = None  # reported values are rounded to this step
+    format: str | None = None  # JSON Schema string format, e.g. "date-time"
+    items: str | None = None  # JSON Schema type of array items
+    reported: bool = False  # set by the device or by Nest's own logic, never by a client
+    derive: Derive | None = None  # computed from the home at read time, never stored
+    readable: bool = True  # False for write-only fields (a structure's `eta`)
+    # Keys of an object value that need one of these permissions besides the field's own.
+    restricted: tuple[tuple[str, frozenset[str]], ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.key:
+            object.__setattr__(self, "key", self.name)
+
+    @property
+    def writable(self) -> bool:
+        return bool(self.write)
+
+
+def _temperature(
+    kind: str, base: str, what: str, read: frozenset[str], write: frozenset[str] = frozenset(),
+    *, reported: bool = False, bounded: bool = False, key: str = "",
+) -> list[Field]:
+    """The `_f`/`_c` twins of one stored °C value."""
+    limits_f = {"minimum": 50, "maximum": 90} if bounded else {}
+    limits_c = {"minimum": 9, "maximum": 32} if bounded else {}
+    return [
+        Field(kind, f"{base}_f", "integer", f"{what}, whole °F", read, write, key or base,
+              scale="F", unit="°F", reported=reported, **limits_f),
+        Field(kind, f"{base}_c", "number", f"{what}, °C in steps of 0.5", read, write,
+              key or base, scale="C", unit="°C", reported=reported, **limits_c),
+    ]
+
+
+def _device_common(kind: str, read: frozenset[str]) -> list[Field]:
+    return [
+        Field(kind, "device_id", "string", "Unique device identifier", read),
+        Field(kind, "software_version", "string", "Firmware version", read, reported=True),
+        Field(kind, "structure_id", "string", "The structure the device is in", read),
+        Field(kind, "where_id", "string", "Where (room) identifier", read),
+        Field(kind, "where_name", "string", "Where (room) name", read, derive=derived.where_name),
+        Field(kind, "name", "string", "Display name", read, derive=derived.name),
+        Field(kind, "name_long", "string", "Long display name", read, derive=derived.name_long),
+        Field(kind, "is_online", "boolean", "Connected to the service", read, reported=True),
+    ]
+
+
+_THERMOSTATS = [
+    *_device_common("thermostats", THERMOSTAT),
+    Field("thermostats", "locale", "string", "Locale, e.g. en-US", THERMOSTAT),
+    Field("thermostats", "last_connection", "string", "Last contact with the service",
+          THERMOSTAT, format="date-time", reported=True),
+    Field("thermostats", "can_cool", "boolean", "The system can cool", THERMOSTAT),
+    Field("thermostats", "can_heat", "boolean", "The system can heat", THERMOSTAT),
+    Field("thermostats", "is_using_emergency_heat", "boolean", "Heat-pump emergency heat is on",
+          THERMOSTAT, reported=True),
+    Field("thermostats", "has_fan", "boolean", "The fan can be controlled", THERMOSTAT),
+    Field("thermostats", "fan_timer_active", "boolean", "The fan timer is running", THERMOSTAT,
+          frozenset({THERMOSTAT_WRITE}), reported=True),
+    Field("thermostats", "fan_timer_timeout", "string",
+          "When the fan timer ends; the epoch when it is off", THERMOSTAT, format="date-time",
+          reported=True),
+    Field("thermostats", "fan_timer_duration", "integer", "Length of the fan timer", THERMOSTAT,
+          frozenset({THERMOSTAT_WRITE}), unit="minutes", enum=FAN_TIMER_DURATIONS),
+    Field("thermostats", "has_leaf", "boolean", "The energy-saving leaf is shown", THERMOSTAT,
+          reported=True),
+    Field("thermostats", "temperature_scale", "string", "Scale shown on the device",
+          THERMOSTAT, frozenset({THERMOSTAT_WRITE}), enum=("C", "F")),
+    *_temperature("thermostats", "target_temperature", "Target temperature (heat or cool mode)",
+                  THERMOSTAT, frozenset({THERMOSTAT_WRITE}), bounded=True),
+    *_temperature("thermostats", "target_temperature_high",
+                  "Cool-to temperature (heat-cool mode)", THERMOSTAT,
+                  frozenset({THERMOSTAT_WRITE}), bounded=True),
+    *_temperature("thermostats", "target_temperature_low",
+                  "Heat-to temperature (heat-cool mode)", THERMOSTAT,
+                  frozenset({THERMOSTAT_WRITE}), bounded=True),
+    *_temperature("thermostats", "eco_temperature_high", "Eco cool-to temperature", THERMOSTAT),
+    *_temperature("thermostats", "eco_temperature_low", "Eco heat-to temperature", THERMOSTAT),
+    # Nest kept the pre-Eco names in the data with the Eco values.
+    *_temperature("thermostats", "away_temperature_high", "Deprecated: eco_temperature_high",
+                  THERMOSTAT, key="eco_temperature_high"),
+    *_temperature("thermostats", "away_temperature_low", "Deprecated: eco_temperature_low",
+                  THERMOSTAT, key="eco_temperature_low"),
+    Field("thermostats", "hvac_mode", "string", "Heating/cooling mode", THERMOSTAT,
+          frozenset({THERMOSTAT_WRITE}), enum=HVAC_MODES),
+    Field("thermostats", "previous_hvac_mode", "string",
+          "The mode before Eco; empty if Eco was never used", THERMOSTAT,
+          enum=("", *HVAC_MODES)),
+    *_temperature("thermostats", "ambient_temperature", "Temperature measured by the device",
+                  THERMOSTAT, reported=True),
+    Field("thermostats", "humidity", "integer", "Relative humidity", THERMOSTAT, unit="%",
+          minimum=0, maximum=100, step=5, reported=True),
+    Field("thermostats", "hvac_state", "string", "What the system is doing now", THERMOSTAT,
+          enum=("heating", "cooling", "off"), reported=True),
+    Field("thermostats", "label", "string", "Custom label, shown in the name", THERMOSTAT,
+          frozenset({THERMOSTAT_WRITE})),
+    Field("thermostats", "is_locked", "boolean", "Temperature lock is on", THERMOSTAT),
+    *_temperature("thermostats", "locked_temp_min", "Lowest temperature allowed by the lock",
+                  THERMOSTAT),
+    *_temperature("thermostats", "locked_temp_max", "Highest temperature allowed by the lock",
+                  THERMOSTAT),
+    Field("thermostats", "sunlight_correction_enabled", "boolean", "Sunblock is enabled",
+          THERMOSTAT),
+    Field("thermostats", "sunlight_correction_active", "boolean", "Sunblock is active now",
+          THERMOSTAT, reported=True),
+    Field("thermostats", "time_to_target", "string", "Minutes to reach target, e.g. ~15",
+          THERMOSTAT, reported=True),
+    Field("thermostats", "time_to_target_training", "string", "Whether the estimate is trained",
+          THERMOSTAT, enum=("training", "ready"), reported=True),
+]
+
+_SMOKE_CO_ALARMS = [
+    *_device_common("smoke_co_alarms", SMOKE_CO),
+    Field("smoke_co_alarms", "locale", "string", "Locale, e.g. en-US", SMOKE_CO),
+    Field("smoke_co_alarms", "last_connection", "string", "Last contact with the service",
+          SMOKE_CO, format="date-time", reported=True),
+    Field("smoke_co_alarms", "battery_health", "string", "Battery state", SMOKE_CO,
+          enum=("ok", "replace"), reported=True),
+    Field("smoke_co_alarms", "co_alarm_state", "string", "Carbon monoxide alarm", SMOKE_CO,
+          enum=ALARM_STATES, reported=True),
+    Field("smoke_co_alarms", "smoke_alarm_state", "string", "Smoke alarm", SMOKE_CO,
+          enum=ALARM_STATES, reported=True),
+    Field("smoke_co_alarms", "is_manual_test_active", "boolean", "A manual test is running",
+          SMOKE_CO, reported=True),
+    Field("smoke_co_alarms", "last_manual_test_time", "string", "Last successful manual test",
+          SMOKE_CO, format="date-time", reported=True),
+    Field("smoke_co_alarms", "ui_color_state", "string",
+          "Battery, smoke and CO summed up as the app's ring colour", SMOKE_CO,
+          enum=("gray", "green", "yellow", "red"), derive=derived.ui_color_state),
+]
+
+_CAMERAS = [
+    *_device_common("cameras", CAMERA),
+    Field("cameras", "is_streaming", "boolean", "The camera is on", CAMERA, CAMERA_WRITERS,
+          reported=True),
+    Field("cameras", "is_audio_input_enabled", "boolean", "The microphone is on", CAMERA),
+    Field("cameras", "last_is_online_change", "string", "When is_online last changed", CAMERA,
+          format="date-time", reported=True),
+    Field("cameras", "is_video_history_enabled", "boolean", "Video history subscription",
+          CAMERA),
+    Field("cameras", "web_url", "string", "Live view in the web app", CAMERA),
+    Field("cameras", "app_url", "string", "Live view in the mobile app", CAMERA),
+    Field("cameras", "is_public_share_enabled", "boolean", "Public sharing is on",
+          CAMERA_IMAGES),
+    Field("cameras", "public_share_url", "string", "Public live view", CAMERA_IMAGES),
+    Field("cameras", "snapshot_url", "string", "A still image of the live view", CAMERA_IMAGES),
+    Field("cameras", "activity_zones", "array", "Activity zones: {name, id}", CAMERA_IMAGES,
+          items="object"),
+    Field("cameras", "last_event", "object",
+          "The last event that triggered a notification; image fields need an images "
+          "permission", CAMERA, reported=True,
+          restricted=tuple((k, CAMERA_IMAGES)
+                           for k in ("image_url", "animated_image_url", "activity_zone_ids"))),
+]
+
+_STRUCTURES = [
+    Field("structures", "structure_id", "string", "Unique structure identifier", ANY),
+    Field("structures", "name", "string", "Structure name", STRUCTURE_BASICS,
+          frozenset({STRUCTURE_WRITE})),
+    Field("structures", "country_code", "string", "ISO 3166-1 alpha-2 country", STRUCTURE_BASICS),
+    Field("structures", "postal_code", "string", "Postal code", frozenset({POSTAL_CODE_READ})),
+    Field("structures", "time_zone", "string", "IANA time zone", STRUCTURE_BASICS),
+    Field("structures", "away", "string", "home or away; unknown without devices",
+          STRUCTURE_BASICS, frozenset({AWAY_WRITE}), enum=("home", "away", "unknown"),
+          settable=("home", "away"), reported=True, derive=derived.away),
+    Field("structures", "thermostats", "array", "Thermostat ids", STRUCTURE_BASICS,
+          items="string", derive=derived.device_ids("thermostats")),
+    Field("structures", "smoke_co_alarms", "array", "Smoke+CO alarm ids", STRUCTURE_BASICS,
+          items="string", derive=derived.device_ids("smoke_co_alarms")),
+    Field("structures", "cameras", "array", "Camera ids", STRUCTURE_BASICS, items="string",
+          derive=derived.device_ids("cameras")),
+    Field("structures", "co_alarm_state", "string", "Worst CO state of the structure's alarms",
+          SMOKE_CO, enum=ALARM_STATES, derive=derived.worst_alarm("co_alarm_state")),
+    Field("structures", "smoke_alarm_state", "string",
+          "Worst smoke state of the structure's alarms", SMOKE_CO, enum=ALARM_STATES,
+          derive=derived.worst_alarm("smoke_alarm_state")),
+    Field("structures", "eta", "object",
+          "Write-only: {trip_id, estimated_arrival_window_begin, estimated_arrival_window_end}",
+          frozenset(), frozenset({ETA_WRITE}), readable=False),
+    Field("structures", "eta_begin", "string", "Begin of the earliest current arrival window",
+          AWAY | {ETA_WRITE}, format="date-time", derive=derived.eta_begin),
+    Field("structures", "peak_period_start_time", "string", "Rush Hour start, when scheduled",
+          frozenset({ENERGY_READ}), format="date-time", reported=True),
+    Field("structures", "peak_period_end_time", "string", "Rush Hour end, when scheduled",
+          frozenset({ENERGY_READ}), format="date-time", reported=True),
+    Field("structures", "rhr_enrollment", "boolean", "Enrolled in Rush Hour Rewards",
+          frozenset({ENERGY_READ})),
+    Field("structures", "wwn_security_state", "string", "ok, or deter while away and a person "
+          "is seen", frozenset({SECURITY_STATE_READ}), enum=("ok", "deter"), reported=True),
+    Field("structures", "wheres", "object", "Rooms: where_id -> {where_id, name}",
+          THERMOSTAT | SMOKE_CO | CAMERA),
+]
+
+FIELDS: dict[str, dict[str, Field]] = {
+    kind: {f.name: f for f in fields}
+    for kind, fields in (
+        ("thermostats", _THERMOSTATS),
+        ("smoke_co_alarms", _SMOKE_CO_ALARMS),
+        ("cameras", _CAMERAS),
+        ("structures", _STRUCTURES),
+    )
+}
+
+METADATA_FIELDS = {
+    "access_token": "The access token used for this request",
+    "client_version": "The product version the user authorized",
+    "user_id": "A stable identifier of the user for this product",
+}
+
+
+@cache
+def readable(permissions: frozenset[str]) -> dict[str, tuple[Field, ...]]:
+    """Per kind, the fields these permissions may read, in table order."""
+    return {
+        kind: tuple(f for f in fields.values() if f.readable and f.read & permissions)
+        for kind, fields in FIELDS.items()
+    }

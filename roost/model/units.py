@@ -1,0 +1,45 @@
+"""Temperatures are stored once, in °C at full precision; each scale is a rounded projection.
+
+Nest reported °F in whole degrees and °C in half degrees (half-up, not Python's banker's
+rounding), and humidity in steps of 5 %.
+"""
+
+from __future__ import annotations
+
+import math
+
+
+def half_up(value: float, step: float = 1.0) -> float:
+    return math.floor(value / step + 0.5) * step
+
+
+def c_to_f(celsius: float) -> float:
+    return celsius * 9 / 5 + 32
+
+
+def f_to_c(fahrenheit: float) -> float:
+    return (fahrenheit - 32) * 5 / 9
+
+
+def show(celsius: float, scale: str) -> int | float:
+    """The value a client reads in ``scale`` for a stored °C value."""
+    if scale == "F":
+        return int(half_up(c_to_f(celsius)))
+    return half_up(celsius, 0.5)
+
+
+def store(value: float, scale: str) -> float:
+    """The °C value to store for a client's write in ``scale`` (rounded to that scale's step)."""
+    if scale == "F":
+        return f_to_c(half_up(value))
+    return half_up(value, 0.5)
+
+
+def exact(value: float, scale: str) -> float:
+    """The °C value of a device's own reading, kept at full precision."""
+    return f_to_c(value) if scale == "F" else float(value)
+
+
+def in_scale(celsius: float, scale: str) -> float:
+    """A stored °C value expressed in ``scale`` without rounding, for comparisons."""
+    return c_to_f(celsius) if scale == "F" else celsius

@@ -1,0 +1,71 @@
+"""The first check of every write: may these fields be written, and are the values well formed.
+
+Meaning (modes, ranges against each other, safety) is the rules' business; this only needs
+the field table.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from roost import errors
+from roost.model import units
+from roost.model.schema import FIELDS, Field
+
+
+def may_write(f: Field | None, permissions: frozenset[str], system: bool) -> bool:
+    if f is None:
+        return False
+    if system:  # devices and Nest's own logic write every stored field
+        return f.derive is None or f.reported
+    return bool(f.write & permissions)
+
+
+def check(kind: str, values: dict[str, Any], permissions: frozenset[str],
+          system: bool = False) -> dict[str, Any]:
+    """The values as the rules get them (whole numbers as ints), or the first error."""
+    fields = FIELDS[kind]
+    refused = [name for name in values if not may_write(fields.get(name), permissions, system)]
+    if refused:
+        raise errors.no_write_permission(refused)
+    for name, value in values.items():
+        check_value(fields[name], value, system)
+    return {
+        name: int(value) if fields[name].type == "integer" and fields[name].scale is None
+        else value
+        for name, value in values.items()
+    }
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def check_value(f: Field, value: Any, system: bool = False) -> None:
+    if f.scale is not None:
+        if not _is_number(value):
+            raise errors.wrong_format(f.name, value)
+        stored = units.show(units.store(value, f.scale), f.scale)
+        if f.maximum is not None and stored > f.maximum:
+            raise errors.out_of_range(f.scale, value, too_high=True)
+        if f.minimum is not None and stored < f.minimum:
+            raise errors.out_of_range(f.scale, value, too_high=False)
+        return
+    allowed = f.enum if system else (f.settable or f.enum)
+    if allowed is not None:
+        if value not in allowed or isinstance(value, bool) != isinstance(allowed[0], bool):
+            raise errors.invalid_value(f.name, value, allowed)
+        return
+    ok = {
+        "boolean": lambda v: isinstance(v, bool),
+        "string": lambda v: isinstance(v, str),
+        "integer": lambda v: _is_number(v) and float(v).is_integer(),
+        "number": _is_number,
+        "object": lambda v: isinstance(v, dict),
+        "array": lambda v: isinstance(v, list),
+    }[f.type](value)
+    if ok and f.type in ("integer", "number"):
+        ok = (f.minimum is None or value >= f.minimum) and (
+            f.maximum is None or value <= f.maximum)
+    if not ok:
+        raise errors.invalid_value(f.name, value)

@@ -1,0 +1,42 @@
+"""Nest's rules for writes: what a write may do and what else it changes.
+
+Pure functions of the home (with pending writes), the object, the values and the time; they
+return every object the write changes, so one request commits atomically or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from roost.model import units
+from roost.model.home import Home, Obj
+from roost.model.schema import FIELDS
+from roost.rules import camera, structure, thermostat
+
+Rule = Callable[[Home, Obj, dict[str, Any], datetime], list[Obj]]
+
+_CLIENT_RULES: dict[str, Rule] = {
+    "thermostats": thermostat.apply,
+    "structures": structure.apply,
+    "cameras": camera.apply,
+}
+
+
+def plan(home: Home, obj: Obj, values: dict[str, Any], now: datetime,
+         system: bool = False) -> list[Obj]:
+    """The objects a validated write changes. ``system`` is the devices and Nest's own logic:
+    they report state as it is, so it is stored as given, with the same consequences."""
+    if not system:
+        return _CLIENT_RULES[obj.kind](home, obj, values, now)
+    fields = FIELDS[obj.kind]
+    d = dict(obj.data)
+    for name, value in values.items():
+        f = fields[name]
+        if name == "hvac_mode":
+            thermostat.set_mode(d, value, reason="system")
+        elif name != "away":
+            d[f.key] = units.exact(value, f.scale) if f.scale else value
+    thermostats = structure.set_away(home, obj, d, values.get("away"))
+    return [obj.evolve(d), *thermostats]

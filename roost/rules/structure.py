@@ -1,0 +1,80 @@
+"""What a client's write to a structure may do: its name, away, and arrival estimates (ETA)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from roost import clock, errors
+from roost.model.home import Home, Obj
+from roost.rules import thermostat
+
+ETA_KEYS = ("trip_id", "estimated_arrival_window_begin", "estimated_arrival_window_end")
+
+
+def apply(home: Home, obj: Obj, values: dict[str, Any], now: datetime) -> list[Obj]:
+    d = dict(obj.data)
+    if "name" in values:
+        name = values["name"].strip()
+        if not 0 < len(name) <= 64:
+            raise errors.invalid_name("name")
+        d["name"] = name
+    if "eta" in values:
+        _set_eta(home, obj, d, values["eta"], now)
+    thermostats = set_away(home, obj, d, values.get("away"))
+    return [obj.evolve(d), *thermostats]
+
+
+def set_away(home: Home, structure: Obj, d: dict[str, Any], away: str | None) -> list[Obj]:
+    """Record ``away`` in the structure's new data ``d``; the thermostats it changes.
+
+    Away puts the structure's thermostats in Eco; home brings back the ones it put there.
+    """
+    if away is None or structure.data.get("away") == away:
+        return []
+    d["away"] = away
+    changed = []
+    for t in home.in_structure(structure.id, "thermostats", pending=True):
+        d = dict(t.data)
+        if away == "away" and d["hvac_mode"] not in ("eco", "off"):
+            thermostat.set_mode(d, "eco", reason="away")
+        elif away == "home" and d["hvac_mode"] == "eco" and d.get("eco_reason") == "away":
+            thermostat.set_mode(d, d.get("previous_hvac_mode") or "heat", reason="away")
+        else:
+            continue
+        changed.append(t.evolve(d))
+    return changed
+
+
+def _set_eta(home: Home, obj: Obj, d: dict[str, Any], eta: dict[str, Any],
+             now: datetime) -> None:
+    unknown = sorted(set(eta) - set(ETA_KEYS))
+    if unknown:
+        raise errors.eta_invalid(f"unknown field(s) {', '.join(unknown)}", {"fields": unknown})
+    trip = eta.get("trip_id")
+    if not isinstance(trip, str) or not trip:
+        raise errors.eta_invalid("trip_id is required", {"field_name": "trip_id"})
+    trips = {t: w for t, w in d.get("eta", {}).items() if clock.parse(w["end"]) > now}
+    begin_value = eta.get("estimated_arrival_window_begin")
+    if begin_value == 0 and not isinstance(begin_value, bool):
+        trips.pop(trip, None)  # cancel, as python-nest's cancel_eta sends it
+    else:
+        if not home.in_structure(obj.id, "thermostats", pending=True):
+            raise errors.eta_no_thermostat()
+        begin = _time(eta, "estimated_arrival_window_begin")
+        end = _time(eta, "estimated_arrival_window_end")
+        if end < begin:
+            raise errors.eta_invalid("the window ends before it begins",
+                                     {"begin": clock.iso(begin), "end": clock.iso(end)})
+        if end <= now:
+            raise errors.eta_invalid("the window has already ended", {"end": clock.iso(end)})
+        trips[trip] = {"begin": clock.iso(begin), "end": clock.iso(end)}
+    d["eta"] = trips
+    d["eta_begin"] = min((w["begin"] for w in trips.values()), default=clock.EPOCH)
+
+
+def _time(eta: dict[str, Any], key: str) -> datetime:
+    moment = clock.parse(eta.get(key))
+    if moment is None:
+        raise errors.eta_invalid(f"{key} must be an ISO 8601 time", {"field_name": key})
+    return moment

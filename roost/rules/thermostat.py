@@ -1,0 +1,113 @@
+"""What a client's write to a thermostat may do, and what it implies."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from roost import errors
+from roost.clock import EPOCH, iso
+from roost.model import derived, units
+from roost.model.home import Home, Obj
+
+SETPOINTS = ("target_temperature", "target_temperature_low", "target_temperature_high")
+# Nest kept heat-to and cool-to at least 3 °F (1.5 °C) apart.
+MIN_GAP = {"F": 3.0, "C": 1.5}
+
+
+def apply(home: Home, obj: Obj, values: dict[str, Any], now: datetime) -> list[Obj]:
+    d = dict(obj.data)
+    if not d.get("is_online", True):
+        raise errors.not_online("Thermostat")
+    if "hvac_mode" in values:
+        set_mode(d, values["hvac_mode"], reason="manual")
+    written = _setpoints(values)
+    for base, (scale, value) in written.items():
+        _check_mode(base, d["hvac_mode"])
+        _check_lock(d, scale, value)
+        d[base] = units.store(value, scale)
+    range_writes = [s for b, (s, _) in written.items() if b != "target_temperature"]
+    if range_writes:
+        _check_range(d, range_writes[0])
+    if "fan_timer_duration" in values:
+        d["fan_timer_duration"] = values["fan_timer_duration"]
+    if "fan_timer_active" in values:
+        _set_fan(home, obj, d, values["fan_timer_active"], now)
+    for name in ("temperature_scale", "label"):
+        if name in values:
+            d[name] = values[name]
+    return [obj.evolve(d)]
+
+
+def set_mode(d: dict[str, Any], mode: str, reason: str) -> None:
+    """Change hvac_mode, keeping previous_hvac_mode as the mode Eco will return to."""
+    current = d["hvac_mode"]
+    if mode == current:
+        return
+    if reason == "manual":
+        if mode in ("heat", "heat-cool") and not d.get("can_heat"):
+            raise errors.incompatible_mode(mode, "heat")
+        if mode in ("cool", "heat-cool") and not d.get("can_cool"):
+            raise errors.incompatible_mode(mode, "cool")
+        if mode in ("cool", "heat-cool") and d.get("is_using_emergency_heat"):
+            raise errors.emergency_heat_mode(mode)
+    if mode == "eco":
+        d["previous_hvac_mode"] = current
+        d["eco_reason"] = reason
+    else:
+        d.pop("eco_reason", None)
+    d["hvac_mode"] = mode
+
+
+def _setpoints(values: dict[str, Any]) -> dict[str, tuple[str, float]]:
+    written: dict[str, tuple[str, float]] = {}
+    for base in SETPOINTS:
+        given = [(s, values[f"{base}_{s.lower()}"]) for s in ("F", "C")
+                 if f"{base}_{s.lower()}" in values]
+        if len(given) > 1:
+            raise errors.both_scales(base)
+        if given:
+            written[base] = given[0]
+    return written
+
+
+def _check_mode(base: str, mode: str) -> None:
+    if mode == "eco":
+        raise errors.eco_mode()
+    wanted = ("heat", "cool") if base == "target_temperature" else ("heat-cool",)
+    if mode not in wanted:
+        raise errors.mode_error(base, mode)
+
+
+def _check_lock(d: dict[str, Any], scale: str, value: float) -> None:
+    if not d.get("is_locked"):
+        return
+    wanted = units.show(units.store(value, scale), scale)
+    low = units.show(d["locked_temp_min"], scale)
+    high = units.show(d["locked_temp_max"], scale)
+    if wanted > high:
+        raise errors.outside_lock(scale, value, high, too_high=True)
+    if wanted < low:
+        raise errors.outside_lock(scale, value, low, too_high=False)
+
+
+def _check_range(d: dict[str, Any], scale: str) -> None:
+    low = units.show(d["target_temperature_low"], scale)
+    high = units.show(d["target_temperature_high"], scale)
+    if low > high:
+        raise errors.low_above_high(low, high)
+    if high - low < MIN_GAP[scale]:
+        raise errors.range_too_narrow(scale, low, high, MIN_GAP[scale])
+
+
+def _set_fan(home: Home, obj: Obj, d: dict[str, Any], on: bool, now: datetime) -> None:
+    if not on:
+        d["fan_timer_active"] = False
+        d["fan_timer_timeout"] = EPOCH
+        return
+    if not d.get("has_fan"):
+        raise errors.no_fan()
+    if derived.safety_shutoff(home, obj.structure_id, pending=True):
+        raise errors.safety_shutoff()
+    d["fan_timer_active"] = True
+    d["fan_timer_timeout"] = iso(now + timedelta(minutes=d.get("fan_timer_duration", 15)))

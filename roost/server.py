@@ -1,0 +1,66 @@
+"""Running the app under uvicorn: the serving port, and optionally the 307 front door."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import socket
+from collections.abc import Callable
+from types import FrameType
+
+import uvicorn
+from starlette.applications import Starlette
+
+from roost.api.redirect import FrontDoor
+
+_AUTH_QUERY = re.compile(r"(auth=)[^&\s]*")
+
+
+class RedactTokens(logging.Filter):
+    """Access logs show paths with their query; an ``?auth=`` token must never reach a log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_AUTH_QUERY.sub(r"\1[redacted]", a) if isinstance(a, str) else a
+                                for a in record.args)
+        return True
+
+
+class _Server(uvicorn.Server):
+    """One of the process's listeners. Signals reach only the last server that installed its
+    handlers, so each exit request is passed to every listener. Open streams end as soon as
+    shutdown begins: uvicorn waits for running responses before it runs the lifespan
+    shutdown, so streams must not be left to run until then."""
+
+    def __init__(self, config: uvicorn.Config, peers: list[_Server],
+                 on_shutdown: Callable[[], None] = lambda: None) -> None:
+        super().__init__(config)
+        self.peers = peers
+        self.on_shutdown = on_shutdown
+        peers.append(self)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        for server in self.peers:
+            uvicorn.Server.handle_exit(server, sig, frame)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self.on_shutdown()
+        await super().shutdown(sockets)
+
+
+def serve(app: Starlette, host: str, port: int, redirect_port: int | None = None,
+          log_level: str = "info") -> None:
+    logging.getLogger("uvicorn.access").addFilter(RedactTokens())
+    common = {"host": host, "log_level": log_level, "timeout_graceful_shutdown": 5}
+    servers: list[_Server] = []
+    _Server(uvicorn.Config(app, port=port, lifespan="on", **common), servers,
+            on_shutdown=app.state.service.hub.close)
+    if redirect_port is not None:
+        door = FrontDoor(port, host=None if host in ("0.0.0.0", "::") else host)
+        _Server(uvicorn.Config(door, port=redirect_port, lifespan="off", **common), servers)
+
+    async def run_all() -> None:
+        await asyncio.gather(*(s.serve() for s in servers))
+
+    asyncio.run(run_all())

@@ -1,0 +1,156 @@
+"""The one way in to the home: read, write and subscribe, for any principal.
+
+Every writer (REST clients, later the legacy API and the simulator) goes through
+:meth:`Service.write`: locate the object, check the fields against the table, apply the
+rules, commit atomically, and only then answer. The commit's change is applied to the
+in-memory home and published to streams before the writer hears back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import Any
+
+import orjson
+
+from roost import errors, rules
+from roost.auth import tokens
+from roost.auth.principal import Principal
+from roost.clock import Clock, system_clock
+from roost.hub import Hub, Subscriber
+from roost.model import document, paths, validate
+from roost.model.home import Change, Home, Obj
+from roost.store import queries
+from roost.store.base import Store
+
+_PUT = b'event: put\ndata: {"path":"/","data":'
+
+
+class Service:
+    def __init__(self, store: Store, clock: Clock = system_clock) -> None:
+        self.store = store
+        self.clock = clock
+        self.home = Home()
+        self.hub = Hub(self._render)
+        self._trees: dict[tuple[str, frozenset[str]], dict[str, Any]] = {}
+        self._encoded: dict[tuple[Hashable, ...], bytes] = {}
+        self._principals: dict[str, Principal] = {}
+        self._secret = ""
+
+    async def start(self) -> None:
+        self.store.open()
+        self.store.write_now(queries.ensure_first_party_client)
+        objects, seq = self.store.load()
+        self.home = Home.load(objects, seq)
+        self._secret = self.store.read(queries.secret)
+        await self.store.start(self._committed)
+
+    async def stop(self) -> None:
+        self.hub.close()
+        await self.store.stop()
+
+    # -- who is asking -----------------------------------------------------------------------
+
+    def authenticate(self, token: str | None) -> Principal:
+        if not token:
+            raise errors.unauthorized()
+        key = tokens.digest(token)
+        principal = self._principals.get(key)
+        if principal is None:
+            grant = self.store.read(lambda conn: queries.token_grant(conn, key))
+            if grant is None:
+                raise errors.unauthorized()
+            principal = Principal(
+                grant.user_id, grant.client_id, grant.permissions, grant.client_version, token,
+                tokens.user_id_for(self._secret, grant.user_id, grant.client_id),
+            )
+            self._principals[key] = principal
+        return principal
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def _tree(self, user_id: str, permissions: frozenset[str]) -> dict[str, Any]:
+        key = (user_id, permissions)
+        tree = self._trees.get(key)
+        if tree is None:
+            tree = self._trees[key] = document.project(self.home, user_id, permissions)
+        return tree
+
+    def read(self, principal: Principal, path: paths.Path) -> Any:
+        tree = self._tree(*principal.view)
+        if path[:1] == ("metadata",) or not path:
+            tree = {**tree, "metadata": principal.metadata}
+        return paths.navigate(tree, path)
+
+    def read_json(self, principal: Principal, path: paths.Path) -> bytes:
+        """The encoded value at a location, shared by every principal with the same view."""
+        if not path or path[0] == "metadata":
+            return orjson.dumps(self.read(principal, path))
+        key = (*principal.view, path)
+        body = self._encoded.get(key)
+        if body is None:
+            body = self._encoded[key] = orjson.dumps(self.read(principal, path))
+        return body
+
+    # -- writing -----------------------------------------------------------------------------
+
+    async def write(self, principal: Principal, path: paths.Path, body: Any) -> None:
+        target = paths.write_target(path, body)
+        obj = self.home.get(target.kind, target.id, pending=True)
+        if obj is None or obj.user_id != principal.user_id:
+            raise errors.not_found(paths.text(path))
+        values = validate.check(obj.kind, target.values, principal.permissions,
+                                principal.system)
+        changed = rules.plan(self.home, obj, values, self.clock(), principal.system)
+        await self.commit(changed)
+
+    async def commit(self, objects: list[Obj]) -> Change:
+        """Commit objects the rules produced. Until durable they are visible to validation of
+        later writes only; if the commit fails, they are forgotten and nothing was written."""
+        self.home.stage(objects)
+        try:
+            return await self.store.commit(objects)
+        except Exception as exc:
+            self.home.unstage(objects)
+            raise errors.storage_unavailable() from exc
+
+    def _committed(self, change: Change) -> None:
+        self.home.commit(change)
+        self._trees.clear()
+        self._encoded.clear()
+        self.hub.publish(change.user_ids)
+
+    # -- streaming ---------------------------------------------------------------------------
+
+    def subscribe(self, principal: Principal, path: paths.Path) -> Subscriber:
+        """A stream of ``put`` events for a location; 404 if it does not exist now."""
+        self.read(principal, path)
+        if not path:
+            meta = orjson.dumps(principal.metadata)
+            key: Hashable = (*principal.view, path)
+
+            def frame(body: bytes | None) -> bytes:
+                inner = (body or b"{}")[1:-1]
+                sep = b"," if inner else b""
+                return _PUT + b"{" + inner + sep + b'"metadata":' + meta + b"}}\n\n"
+        else:
+            # A location under /metadata differs per token, so it gets a group of its own.
+            key = (*principal.view, path, principal.token if path[0] == "metadata" else "")
+
+            def frame(body: bytes | None) -> bytes:
+                return _PUT + (body or b"null") + b"}\n\n"
+
+        return self.hub.subscribe(key, principal.user_id, frame)
+
+    def _render(self, key: Hashable) -> bytes | None:
+        user_id, permissions, path, *token = key  # type: ignore[misc]
+        if not path:
+            return orjson.dumps(self._tree(user_id, permissions))
+        principal = self._principals.get(tokens.digest(token[0])) if token and token[0] else None
+        tree = self._tree(user_id, permissions)
+        if principal is not None:
+            tree = {**tree, "metadata": principal.metadata}
+        try:
+            return orjson.dumps(paths.navigate(tree, path))
+        except errors.ApiError:
+            return None

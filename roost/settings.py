@@ -1,0 +1,14 @@
+"""Server settings, with the defaults a home server wants."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Settings:
+    db: str = "roost.db"
+    keepalive: float = 30.0  # seconds between keep-alive events on an idle stream
+    send_timeout: float = 60.0  # a stream whose peer takes longer than this to read is closed
+    max_body: int = 64 * 1024  # bytes in a write
+    synchronous: str = "FULL"  # SQLite: FULL survives power loss, NORMAL only crashes

@@ -1,0 +1,66 @@
+"""The SQL schema, applied in numbered steps recorded in ``PRAGMA user_version``."""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE users (
+        id TEXT PRIMARY KEY,
+        email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        password_hash TEXT NOT NULL,
+        created TEXT NOT NULL
+    );
+    CREATE TABLE clients (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        description TEXT NOT NULL DEFAULT '',
+        secret_hash TEXT,
+        redirect_uri TEXT,
+        permissions TEXT NOT NULL,
+        version INTEGER NOT NULL DEFAULT 1,
+        created TEXT NOT NULL
+    );
+    CREATE TABLE tokens (
+        hash TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        client_id TEXT NOT NULL REFERENCES clients (id) ON DELETE CASCADE,
+        client_version INTEGER NOT NULL,
+        permissions TEXT NOT NULL,
+        created TEXT NOT NULL,
+        revoked TEXT
+    );
+    CREATE INDEX tokens_user ON tokens (user_id);
+    CREATE TABLE objects (
+        kind TEXT NOT NULL,
+        id TEXT NOT NULL,
+        user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        structure_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (kind, id)
+    );
+    CREATE INDEX objects_user ON objects (user_id);
+    CREATE TABLE changes (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        objects TEXT NOT NULL
+    );
+    """,
+]
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Bring the schema up to date; run inside the caller's transaction."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        for statement in filter(str.strip, script.split(";")):
+            conn.execute(statement)
+        if number == 1:
+            # Keys the per-product user ids in metadata; never leaves the database.
+            conn.execute("INSERT INTO meta (key, value) VALUES ('secret', ?)",
+                         (secrets.token_hex(32),))
+        conn.execute(f"PRAGMA user_version = {number}")
