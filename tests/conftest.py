@@ -1,0 +1,172 @@
+"""Shared fixtures: a real Roost server process, and the ASGI app in-process.
+
+``roost_server`` starts ``python -m roost serve --demo`` on a fresh SQLite file and a free
+port, exactly as a user would. ``api`` runs the same app in-process (Starlette's TestClient
+speaks real ASGI) with a manual clock, for the many small write-rule cases.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.testclient import TestClient
+
+from roost import demo
+from roost.app import create_app
+from roost.auth.principal import system
+from roost.clock import ManualClock
+from roost.model import paths
+from roost.service import Service
+from roost.settings import Settings
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class RoostProcess:
+    """``roost serve --demo`` in a child process; restartable on the same database."""
+
+    db: Path
+    args: list[str] = field(default_factory=list)
+    port: int = field(default_factory=free_port)
+    token: str = ""
+    proc: subprocess.Popen[str] | None = None
+    output: list[str] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 20.0) -> RoostProcess:
+        cmd = [sys.executable, "-m", "roost", "serve", "--demo", "--db", str(self.db),
+               "--port", str(self.port), *self.args]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        deadline = time.monotonic() + timeout
+        assert self.proc.stdout is not None
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            self.output.append(line)
+            if m := re.match(r"access token: (\S+)", line):
+                self.token = m.group(1)
+            if "Application startup complete" in line:
+                break
+        else:
+            raise RuntimeError("server did not start:\n" + "".join(self.output))
+        if self.proc.poll() is not None:
+            raise RuntimeError("server exited:\n" + "".join(self.output))
+        # Keep draining output so the child never blocks on a full pipe.
+        import threading
+
+        threading.Thread(target=self._drain, daemon=True).start()
+        return self
+
+    def _drain(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.output.append(line)
+
+    def client(self, **kw: Any) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=10,
+                            headers={"Authorization": f"Bearer {self.token}"}, **kw)
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def terminate(self, timeout: float = 10) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout)
+
+    def restart(self) -> RoostProcess:
+        self.kill()
+        return self.start()
+
+
+@pytest.fixture
+def roost_server(tmp_path: Path) -> Iterator[RoostProcess]:
+    server = RoostProcess(tmp_path / "roost.db").start()
+    yield server
+    server.kill()
+
+
+@pytest.fixture
+def make_server(tmp_path: Path) -> Iterator[Any]:
+    """Start servers with extra ``roost serve`` arguments; all are killed afterwards."""
+    started: list[RoostProcess] = []
+
+    def make(*args: str, db: Path | None = None) -> RoostProcess:
+        server = RoostProcess(db or tmp_path / f"roost{len(started)}.db", list(args)).start()
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        server.kill()
+
+
+class Api:
+    """The app in-process over ASGI, with a manual clock and the demo home's ids."""
+
+    def __init__(self, client: TestClient, service: Service, clock: ManualClock,
+                 token: str) -> None:
+        self.client = client
+        self.service = service
+        self.clock = clock
+        self.token = token
+        self.client.headers["Authorization"] = f"Bearer {token}"
+        tree = client.get("/").json()
+        self.tree = tree
+        self.structure_id = next(iter(tree["structures"]))
+        by_where = {t["where_name"]: i for i, t in tree["devices"]["thermostats"].items()}
+        self.living_room = by_where["Living Room"]  # heat pump, fan, emergency heat
+        self.bedroom = by_where["Bedroom"]  # heat-cool, locked 66-78 °F, no fan
+        self.alarm = next(iter(tree["devices"]["smoke_co_alarms"]))
+        self.camera = next(iter(tree["devices"]["cameras"]))
+
+    def get(self, path: str) -> Any:
+        response = self.client.get(path)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def put(self, path: str, body: Any) -> httpx.Response:
+        return self.client.put(path, json=body)
+
+    def device_write(self, path: str, body: Any) -> None:
+        """Act as the device or Nest's own logic (what the simulator will do)."""
+        user_id = self.service.home.get("structures", self.structure_id).user_id
+        self.client.portal.call(self.service.write, system(user_id), paths.parse(path), body)
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[Api]:
+    clock = ManualClock()
+    tokens: list[str] = []
+
+    async def ready(service: Service) -> None:
+        tokens.append(await demo.ensure(service))
+
+    app = create_app(Settings(db=str(tmp_path / "roost.db"), keepalive=0.2), clock=clock,
+                     on_ready=ready)
+    with TestClient(app) as client:
+        yield Api(client, app.state.service, clock, tokens[0])
