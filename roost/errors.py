@@ -16,6 +16,7 @@ were observed and which are Roost's choice where Nest's text was never seen)::
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -55,6 +56,11 @@ def fmt(value: float) -> str:
     return f"{float(value):.1f}"
 
 
+def shown(value: Any) -> str:
+    """A client's value as it appears in a message: strings as sent, anything else as JSON."""
+    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+
+
 # -- transport ---------------------------------------------------------------------------
 
 
@@ -67,7 +73,9 @@ def not_found(path: str) -> ApiError:
 
 
 def method_not_allowed(method: str) -> ApiError:
-    return ApiError(405, f"Method {method} is not supported", "method-not-allowed")
+    # RFC 9110 §15.5.6: a 405 must list what the resource does support.
+    return ApiError(405, f"Method {method} is not supported", "method-not-allowed",
+                    headers={"Allow": "GET, HEAD, PUT, PATCH"})
 
 
 def too_large(limit: int) -> ApiError:
@@ -106,7 +114,7 @@ def not_an_object(path: str) -> ApiError:
 
 
 def wrong_format(field: str, value: Any) -> ApiError:
-    return ApiError(400, f"Temperature '{value}' is in wrong format", "format-error",
+    return ApiError(400, f"Temperature '{shown(value)}' is in wrong format", "format-error",
                     {"field_name": field})
 
 
@@ -114,10 +122,10 @@ def invalid_value(field: str, value: Any, allowed: tuple[Any, ...] | None = None
     if allowed:
         listed = [f"'{a}'" for a in allowed]
         choices = listed[0] if len(listed) == 1 else ", ".join(listed[:-1]) + " and " + listed[-1]
-        text = f"Invalid value: '{value}'. Only {choices} are permitted values."
+        text = f"Invalid value: '{shown(value)}'. Only {choices} are permitted values."
     else:
-        text = f"Invalid value for {field}: '{value}'"
-    return ApiError(400, text, "invalid-value", {"field_name": field, "value": str(value)})
+        text = f"Invalid value for {field}: '{shown(value)}'"
+    return ApiError(400, text, "invalid-value", {"field_name": field, "value": shown(value)})
 
 
 def both_scales(base: str) -> ApiError:
@@ -211,6 +219,6 @@ def eta_no_thermostat() -> ApiError:
     return ApiError(400, "Invalid ETA: the structure has no thermostat", "eta-error")
 
 
-def invalid_name(field: str) -> ApiError:
-    return ApiError(400, f"Invalid {field}: must be 1 to 64 characters", "invalid-value",
-                    {"field_name": field})
+def invalid_name(field: str, shortest: int = 1) -> ApiError:
+    return ApiError(400, f"Invalid {field}: must be {shortest} to 64 characters",
+                    "invalid-value", {"field_name": field})

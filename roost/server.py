@@ -57,7 +57,17 @@ def serve(app: Starlette, host: str, port: int, redirect_port: int | None = None
     _Server(uvicorn.Config(app, port=port, lifespan="on", **common), servers,
             on_shutdown=app.state.service.hub.close)
     if redirect_port is not None:
-        door = FrontDoor(port, host=None if host in ("0.0.0.0", "::") else host)
+        serving = servers[0]
+
+        async def authenticate(token: str | None) -> None:
+            # The door listens at once; a request that beats the serving port's startup waits
+            # for the store to open before its token is looked up.
+            while not serving.started:
+                await asyncio.sleep(0.02)
+            app.state.service.authenticate(token)
+
+        door = FrontDoor(port, host=None if host in ("0.0.0.0", "::") else host,
+                         authenticate=authenticate)
         _Server(uvicorn.Config(door, port=redirect_port, lifespan="off", **common), servers)
 
     async def run_all() -> None:

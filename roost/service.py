@@ -98,11 +98,14 @@ class Service:
         target = paths.write_target(path, body)
         obj = self.home.get(target.kind, target.id, pending=True)
         if obj is None or obj.user_id != principal.user_id:
-            raise errors.not_found(paths.text(path))
+            raise errors.not_found(paths.object_path(target.kind, target.id))
         values = validate.check(obj.kind, target.values, principal.permissions,
                                 principal.system)
-        changed = rules.plan(self.home, obj, values, self.clock(), principal.system)
-        await self.commit(changed)
+        planned = rules.plan(self.home, obj, values, self.clock(), principal.system)
+        # A write that changes nothing is acknowledged without a commit, a version or an event.
+        changed = [o for o in planned if o.data != self.home.get(*o.key, pending=True).data]
+        if changed:
+            await self.commit(changed)
 
     async def commit(self, objects: list[Obj]) -> Change:
         """Commit objects the rules produced. Until durable they are visible to validation of

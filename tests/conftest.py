@@ -7,6 +7,7 @@ speaks real ASGI) with a manual clock, for the many small write-rule cases.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import signal
@@ -25,6 +26,7 @@ from starlette.testclient import TestClient
 
 from roost import demo
 from roost.app import create_app
+from roost.auth import passwords
 from roost.auth.principal import system
 from roost.clock import ManualClock
 from roost.model import paths
@@ -158,8 +160,13 @@ class Api:
         self.client.portal.call(self.service.write, system(user_id), paths.parse(path), body)
 
 
+# The demo password's argon2 hash takes ~0.4 s; every in-process home reuses one real hash.
+_demo_hash = functools.cache(passwords.hash_password)
+
+
 @pytest.fixture
-def api(tmp_path: Path) -> Iterator[Api]:
+def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
+    monkeypatch.setattr(passwords, "hash_password", _demo_hash)
     clock = ManualClock()
     tokens: list[str] = []
 

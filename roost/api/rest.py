@@ -63,6 +63,10 @@ class DataEndpoint:
         method = request.method
         if method in ("GET", "HEAD"):
             if "text/event-stream" in request.headers.get("accept", ""):
+                if method == "HEAD":  # a stream's headers only: an open one would hold the
+                    self.service.read(principal, path)  # connection with no body to send
+                    return Response(media_type="text/event-stream",
+                                    headers={"cache-control": "no-cache"})
                 return self.stream(principal, path)
             return Response(self.service.read_json(principal, path),
                             media_type="application/json")

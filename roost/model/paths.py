@@ -23,6 +23,10 @@ def text(path: Path) -> str:
     return "/" + "/".join(path)
 
 
+def object_path(kind: str, id: str) -> str:
+    return f"/structures/{id}" if kind == "structures" else f"/devices/{kind}/{id}"
+
+
 def navigate(tree: Any, path: Path) -> Any:
     """The value at ``path`` in a projected tree; a location that is absent is a 404."""
     node = tree

@@ -78,6 +78,7 @@ class Field:
     reported: bool = False  # set by the device or by Nest's own logic, never by a client
     derive: Derive | None = None  # computed from the home at read time, never stored
     readable: bool = True  # False for write-only fields (a structure's `eta`)
+    identity: bool = False  # fixed when the object is created; no write changes it
     # Keys of an object value that need one of these permissions besides the field's own.
     restricted: tuple[tuple[str, frozenset[str]], ...] = ()
 
@@ -107,9 +108,10 @@ def _temperature(
 
 def _device_common(kind: str, read: frozenset[str]) -> list[Field]:
     return [
-        Field(kind, "device_id", "string", "Unique device identifier", read),
+        Field(kind, "device_id", "string", "Unique device identifier", read, identity=True),
         Field(kind, "software_version", "string", "Firmware version", read, reported=True),
-        Field(kind, "structure_id", "string", "The structure the device is in", read),
+        Field(kind, "structure_id", "string", "The structure the device is in", read,
+              identity=True),
         Field(kind, "where_id", "string", "Where (room) identifier", read),
         Field(kind, "where_name", "string", "Where (room) name", read, derive=derived.where_name),
         Field(kind, "name", "string", "Display name", read, derive=derived.name),
@@ -227,7 +229,8 @@ _CAMERAS = [
 ]
 
 _STRUCTURES = [
-    Field("structures", "structure_id", "string", "Unique structure identifier", ANY),
+    Field("structures", "structure_id", "string", "Unique structure identifier", ANY,
+          identity=True),
     Field("structures", "name", "string", "Structure name", STRUCTURE_BASICS,
           frozenset({STRUCTURE_WRITE})),
     Field("structures", "country_code", "string", "ISO 3166-1 alpha-2 country", STRUCTURE_BASICS),

@@ -16,8 +16,8 @@ from roost.model.schema import FIELDS, Field
 def may_write(f: Field | None, permissions: frozenset[str], system: bool) -> bool:
     if f is None:
         return False
-    if system:  # devices and Nest's own logic write every stored field
-        return f.derive is None or f.reported
+    if system:  # devices and Nest's own logic write every stored field but identities
+        return (f.derive is None or f.reported) and not f.identity
     return bool(f.write & permissions)
 
 

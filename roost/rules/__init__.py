@@ -29,7 +29,8 @@ def plan(home: Home, obj: Obj, values: dict[str, Any], now: datetime,
     """The objects a validated write changes. ``system`` is the devices and Nest's own logic:
     they report state as it is, so it is stored as given, with the same consequences."""
     if not system:
-        return _CLIENT_RULES[obj.kind](home, obj, values, now)
+        rule = _CLIENT_RULES.get(obj.kind)  # a Protect has no client-writable field
+        return rule(home, obj, values, now) if rule else []
     fields = FIELDS[obj.kind]
     d = dict(obj.data)
     for name, value in values.items():

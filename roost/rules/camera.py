@@ -12,4 +12,7 @@ from roost.model.home import Home, Obj
 def apply(home: Home, obj: Obj, values: dict[str, Any], now: datetime) -> list[Obj]:
     if not obj.data.get("is_online", True):
         raise errors.not_online("Camera")
-    return [obj.evolve({**obj.data, "is_streaming": values["is_streaming"]})]
+    d = dict(obj.data)
+    if "is_streaming" in values:
+        d["is_streaming"] = values["is_streaming"]
+    return [obj.evolve(d)]

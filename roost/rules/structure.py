@@ -53,7 +53,7 @@ def _set_eta(home: Home, obj: Obj, d: dict[str, Any], eta: dict[str, Any],
         raise errors.eta_invalid(f"unknown field(s) {', '.join(unknown)}", {"fields": unknown})
     trip = eta.get("trip_id")
     if not isinstance(trip, str) or not trip:
-        raise errors.eta_invalid("trip_id is required", {"field_name": "trip_id"})
+        raise errors.eta_invalid("trip_id must be a non-empty string", {"field_name": "trip_id"})
     trips = {t: w for t, w in d.get("eta", {}).items() if clock.parse(w["end"]) > now}
     begin_value = eta.get("estimated_arrival_window_begin")
     if begin_value == 0 and not isinstance(begin_value, bool):

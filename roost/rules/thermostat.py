@@ -33,9 +33,14 @@ def apply(home: Home, obj: Obj, values: dict[str, Any], now: datetime) -> list[O
         d["fan_timer_duration"] = values["fan_timer_duration"]
     if "fan_timer_active" in values:
         _set_fan(home, obj, d, values["fan_timer_active"], now)
-    for name in ("temperature_scale", "label"):
-        if name in values:
-            d[name] = values[name]
+    elif d["fan_timer_active"] and "fan_timer_duration" in values:
+        _set_fan(home, obj, d, True, now)  # a new duration restarts a running timer
+    if "label" in values:
+        if len(values["label"]) > 64:
+            raise errors.invalid_name("label", shortest=0)
+        d["label"] = values["label"]
+    if "temperature_scale" in values:
+        d["temperature_scale"] = values["temperature_scale"]
     return [obj.evolve(d)]
 
 
@@ -43,6 +48,8 @@ def set_mode(d: dict[str, Any], mode: str, reason: str) -> None:
     """Change hvac_mode, keeping previous_hvac_mode as the mode Eco will return to."""
     current = d["hvac_mode"]
     if mode == current:
+        if mode == "eco" and reason == "manual":
+            d["eco_reason"] = reason  # chosen now, so coming home does not undo it
         return
     if reason == "manual":
         if mode in ("heat", "heat-cool") and not d.get("can_heat"):
@@ -92,12 +99,15 @@ def _check_lock(d: dict[str, Any], scale: str, value: float) -> None:
 
 
 def _check_range(d: dict[str, Any], scale: str) -> None:
-    low = units.show(d["target_temperature_low"], scale)
-    high = units.show(d["target_temperature_high"], scale)
-    if low > high:
-        raise errors.low_above_high(low, high)
-    if high - low < MIN_GAP[scale]:
-        raise errors.range_too_narrow(scale, low, high, MIN_GAP[scale])
+    """Low below high by Nest's minimum gap, as read in either scale (1.5 °C can round to a
+    2 °F gap), reported in the scale the client wrote."""
+    for s in (scale, "C" if scale == "F" else "F"):
+        low = units.show(d["target_temperature_low"], s)
+        high = units.show(d["target_temperature_high"], s)
+        if low > high:
+            raise errors.low_above_high(low, high)
+        if high - low < MIN_GAP[s]:
+            raise errors.range_too_narrow(s, low, high, MIN_GAP[s])
 
 
 def _set_fan(home: Home, obj: Obj, d: dict[str, Any], on: bool, now: datetime) -> None:

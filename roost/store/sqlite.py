@@ -194,14 +194,20 @@ def _commit_job(objects: tuple[Obj, ...]) -> Job[Change]:
             if o.deleted:
                 conn.execute("DELETE FROM objects WHERE kind = ? AND id = ?", (o.kind, o.id))
             else:
-                conn.execute(
+                # Only on top of the version it was computed from: an object staged on a
+                # write whose commit failed must not bring that write's values to disk.
+                written = conn.execute(
                     "INSERT INTO objects (kind, id, user_id, structure_id, version, data) "
                     "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (kind, id) DO UPDATE SET "
                     "user_id = excluded.user_id, structure_id = excluded.structure_id, "
-                    "version = excluded.version, data = excluded.data",
+                    "version = excluded.version, data = excluded.data "
+                    "WHERE objects.version = excluded.version - 1",
                     (o.kind, o.id, o.user_id, o.structure_id, o.version,
                      orjson.dumps(o.data).decode()),
-                )
+                ).rowcount
+                if written != 1:
+                    raise sqlite3.IntegrityError(
+                        f"{o.kind}/{o.id} version {o.version} is not next to the stored one")
         seq = conn.execute(
             "INSERT INTO changes (at, objects) VALUES (?, ?)",
             (datetime.now(UTC).isoformat(),
