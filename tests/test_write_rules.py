@@ -20,6 +20,8 @@ from unittest.mock import ANY
 
 import pytest
 
+from roost.model.home import Obj
+
 TYPE = "https://developer.nest.com/documentation/cloud/error-messages#"
 EPOCH = "1970-01-01T00:00:00.000Z"
 START = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
@@ -1231,3 +1233,23 @@ def test_client_cannot_clear_an_alarm(api: Any) -> None:
     refused(api, structure(api), {"smoke_alarm_state": "ok"},
             error="No write permission(s) for field(s): smoke_alarm_state",
             anchor="no-write-permission", details={"fields": "smoke_alarm_state"})
+
+
+def test_a_structure_without_devices(api: Any) -> None:
+    """Away reads "unknown" and ETA is refused until the structure has a device. The structure
+    is added through the service's own commit, as the simulator adds homes."""
+    home = api.service.home.get("structures", api.structure_id)
+    sid = "empty-structure"
+    bare = Obj("structures", sid, home.user_id, sid, 1, {
+        "structure_id": sid, "name": "Cabin", "country_code": "US", "time_zone": "UTC",
+        "away": "home", "wheres": {}})
+    api.client.portal.call(api.service.commit, [bare])
+    structure = api.get(f"/structures/{sid}")
+    assert structure["away"] == "unknown"
+    assert structure["thermostats"] == [] and structure["smoke_co_alarms"] == []
+    assert structure["smoke_alarm_state"] == "ok"
+    soon = "2026-01-15T13:00:00.000Z"
+    refused(api, f"/structures/{sid}", {"eta": {
+        "trip_id": "t1", "estimated_arrival_window_begin": soon,
+        "estimated_arrival_window_end": soon}},
+        error="Invalid ETA: the structure has no thermostat", anchor="eta-error")
