@@ -113,6 +113,7 @@ async def ensure(service: Service) -> str:
     if user is None:
         password_hash = passwords.hash_password(PASSWORD)
         user = await store.write(lambda conn: queries.create_user(conn, EMAIL, password_hash))
+    if not any(service.home.of_user(user.id, "structures")):  # also after a first start died
         await service.commit(home_objects(user.id, service.clock()))
     token = tokens.new_token()
     await store.write(lambda conn: queries.add_token(conn, tokens.digest(token), user.id,

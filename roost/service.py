@@ -102,8 +102,10 @@ class Service:
         values = validate.check(obj.kind, target.values, principal.permissions,
                                 principal.system)
         planned = rules.plan(self.home, obj, values, self.clock(), principal.system)
-        # A write that changes nothing is acknowledged without a commit, a version or an event.
-        changed = [o for o in planned if o.data != self.home.get(*o.key, pending=True).data]
+        # A write that changes nothing is acknowledged without a commit, a version or an event;
+        # but one that repeats a write still waiting for its commit must not be answered first.
+        changed = [o for o in planned if o.key in self.home.pending
+                   or o.data != self.home.get(*o.key, pending=True).data]
         if changed:
             await self.commit(changed)
 
