@@ -9,7 +9,7 @@ in-memory home and published to streams before the writer hears back.
 from __future__ import annotations
 
 from collections.abc import Hashable
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -24,6 +24,16 @@ from roost.store import queries
 from roost.store.base import Store
 
 _PUT = b'event: put\ndata: {"path":"/","data":'
+
+
+class StreamKey(NamedTuple):
+    """Streams with equal keys receive the same bytes, rendered once per change."""
+
+    user_id: str
+    permissions: frozenset[str]
+    path: paths.Path
+    # Only a location under /metadata differs per token; the root splices it in per stream.
+    metadata: tuple[tuple[str, object], ...] = ()
 
 
 class Service:
@@ -130,17 +140,17 @@ class Service:
     def subscribe(self, principal: Principal, path: paths.Path) -> Subscriber:
         """A stream of ``put`` events for a location; 404 if it does not exist now."""
         self.read(principal, path)
+        key = StreamKey(*principal.view, path)
         if not path:
             meta = orjson.dumps(principal.metadata)
-            key: Hashable = (*principal.view, path)
 
             def frame(body: bytes | None) -> bytes:
                 inner = (body or b"{}")[1:-1]
                 sep = b"," if inner else b""
                 return _PUT + b"{" + inner + sep + b'"metadata":' + meta + b"}}\n\n"
         else:
-            # A location under /metadata differs per token, so it gets a group of its own.
-            key = (*principal.view, path, principal.token if path[0] == "metadata" else "")
+            if path[0] == "metadata":
+                key = key._replace(metadata=tuple(principal.metadata.items()))
 
             def frame(body: bytes | None) -> bytes:
                 return _PUT + (body or b"null") + b"}\n\n"
@@ -148,14 +158,13 @@ class Service:
         return self.hub.subscribe(key, principal.user_id, frame)
 
     def _render(self, key: Hashable) -> bytes | None:
-        user_id, permissions, path, *token = key  # type: ignore[misc]
-        if not path:
-            return orjson.dumps(self._tree(user_id, permissions))
-        principal = self._principals.get(tokens.digest(token[0])) if token and token[0] else None
-        tree = self._tree(user_id, permissions)
-        if principal is not None:
-            tree = {**tree, "metadata": principal.metadata}
+        assert isinstance(key, StreamKey)
+        tree = self._tree(key.user_id, key.permissions)
+        if not key.path:
+            return orjson.dumps(tree)
+        if key.metadata:
+            tree = {**tree, "metadata": dict(key.metadata)}
         try:
-            return orjson.dumps(paths.navigate(tree, path))
+            return orjson.dumps(paths.navigate(tree, key.path))
         except errors.ApiError:
             return None
