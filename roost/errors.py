@@ -11,6 +11,7 @@ were observed and which are Roost's choice where Nest's text was never seen)::
      ├── 404  not found
      ├── 405  method not allowed
      ├── 413  request too large
+     ├── 500  a fault in Roost (logged with its traceback)
      └── 503  storage unavailable
 """
 
@@ -84,6 +85,10 @@ def too_large(limit: int) -> ApiError:
 
 def invalid_json(reason: str) -> ApiError:
     return ApiError(400, "Invalid JSON in request body", "invalid-json", {"reason": reason})
+
+
+def internal() -> ApiError:
+    return ApiError(500, "Internal server error", "internal-error")
 
 
 def storage_unavailable() -> ApiError:

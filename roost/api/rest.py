@@ -3,6 +3,7 @@ PUT and PATCH (both merge the given keys; Nest clients use PUT for partial updat
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import orjson
@@ -16,6 +17,8 @@ from roost.auth.principal import Principal
 from roost.model import paths
 from roost.service import Service
 from roost.settings import Settings
+
+log = logging.getLogger("roost.api")
 
 
 def token_of(request: Request) -> str | None:
@@ -55,6 +58,9 @@ class DataEndpoint:
             response = await self.handle(request)
         except errors.ApiError as exc:
             response = error_response(exc)
+        except Exception:
+            log.exception("%s %s failed", request.method, request.url.path)
+            response = error_response(errors.internal())
         await response(scope, receive, send)
 
     async def handle(self, request: Request) -> Any:
