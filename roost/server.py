@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import re
 import socket
@@ -73,4 +74,9 @@ def serve(app: Starlette, host: str, port: int, redirect_port: int | None = None
     async def run_all() -> None:
         await asyncio.gather(*(s.serve() for s in servers))
 
-    asyncio.run(run_all())
+    # A server allocates many short-lived objects per request and per stream event; with the
+    # default thresholds the collector ran for over a quarter of fan-out time (docs/benchmarks.md).
+    gc.set_threshold(50_000, 20, 20)
+    # uvicorn's own choice of loop: uvloop where installed.
+    with asyncio.Runner(loop_factory=servers[0].config.get_loop_factory()) as runner:
+        runner.run(run_all())

@@ -65,7 +65,7 @@ class DataEndpoint:
 
     async def handle(self, request: Request) -> Any:
         principal = self.service.authenticate(token_of(request))
-        path = paths.parse(request.url.path)
+        path = paths.parse(request.scope["path"])
         method = request.method
         if method in ("GET", "HEAD"):
             if "text/event-stream" in request.headers.get("accept", ""):

@@ -8,7 +8,7 @@ compose in order), but no reader ever sees it before its commit.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 Key = tuple[str, str]
@@ -34,7 +34,8 @@ class Obj:
         return (self.kind, self.id)
 
     def evolve(self, data: dict[str, Any]) -> Obj:
-        return replace(self, data=data, version=self.version + 1)
+        return Obj(self.kind, self.id, self.user_id, self.structure_id, self.version + 1, data,
+                   self.deleted)
 
 
 @dataclass(frozen=True, slots=True)

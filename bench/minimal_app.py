@@ -1,0 +1,78 @@
+"""The baseline for the HTTP benchmark: a minimal Starlette app with Roost's uvicorn setup.
+
+GET of a thermostat answers fixed JSON of the same size as Roost's demo thermostat; PUT parses
+the JSON body and echoes it, as Roost's PUT does, but stores nothing. The server is started
+exactly the way ``roost serve`` starts it (``roost/server.py``): a ``uvicorn.Server`` with
+default loop/http settings (uvloop and httptools where installed), ``lifespan="on"``,
+``timeout_graceful_shutdown=5``, the same garbage-collector thresholds, and the log level
+given on the command line.
+
+    python bench/minimal_app.py --port 8001 --log-level warning
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+
+import orjson
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+THERMOSTAT = {
+    "device_id": "vR-Gr1EsKlHHMKi_t-zygg", "software_version": "5.9.3-5",
+    "structure_id": "Z1BQmgQS18k5_oEkxRThaQ8CJ14BBeRIeyVEhH46a0c",
+    "where_id": "AcnHlKxlTUQ5bSrRi9kVK3uJMQujDOScnCercLAROdo", "where_name": "Living Room",
+    "name": "Living Room", "name_long": "Living Room Thermostat", "is_online": True,
+    "locale": "en-US", "last_connection": "2026-11-23T15:05:04.809Z", "can_cool": True,
+    "can_heat": True, "is_using_emergency_heat": False, "has_fan": True,
+    "fan_timer_active": False, "fan_timer_timeout": "1970-01-01T00:00:00.000Z",
+    "fan_timer_duration": 15, "has_leaf": False, "temperature_scale": "F",
+    "target_temperature_f": 70, "target_temperature_c": 21.0,
+    "target_temperature_high_f": 76, "target_temperature_high_c": 24.5,
+    "target_temperature_low_f": 66, "target_temperature_low_c": 19.0,
+    "eco_temperature_high_f": 80, "eco_temperature_high_c": 26.5,
+    "eco_temperature_low_f": 62, "eco_temperature_low_c": 16.5,
+    "away_temperature_high_f": 80, "away_temperature_high_c": 26.5,
+    "away_temperature_low_f": 62, "away_temperature_low_c": 16.5, "hvac_mode": "heat",
+    "previous_hvac_mode": "", "ambient_temperature_f": 68, "ambient_temperature_c": 20.0,
+    "humidity": 41, "hvac_state": "heating", "label": "", "is_locked": False,
+    "locked_temp_min_f": 64, "locked_temp_min_c": 18.0, "locked_temp_max_f": 80,
+    "locked_temp_max_c": 26.5, "sunlight_correction_enabled": True,
+    "sunlight_correction_active": False, "time_to_target": "~0",
+    "time_to_target_training": "ready",
+}
+BODY = orjson.dumps(THERMOSTAT)  # 1,364 bytes, as Roost's demo Living Room thermostat
+
+
+async def thermostat(request: Request) -> Response:
+    if request.method == "PUT":
+        return Response(orjson.dumps(orjson.loads(await request.body())),
+                        media_type="application/json")
+    return Response(BODY, media_type="application/json")
+
+
+app = Starlette(routes=[Route("/devices/thermostats/{device_id}", thermostat,
+                              methods=["GET", "PUT"])])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8001)
+    parser.add_argument("--log-level", default="warning")
+    args = parser.parse_args()
+    config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level,
+                            lifespan="on", timeout_graceful_shutdown=5)
+    print(f"minimal app serving http://{args.host}:{args.port}/", flush=True)
+    gc.set_threshold(50_000, 20, 20)
+    with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+        runner.run(uvicorn.Server(config).serve())
+
+
+if __name__ == "__main__":
+    main()
