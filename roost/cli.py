@@ -7,7 +7,7 @@ from rich.console import Console
 
 from roost import demo
 from roost.app import create_app
-from roost.auth import tokens
+from roost.auth import clients, tokens
 from roost.server import serve as run_server
 from roost.service import Service
 from roost.settings import Settings
@@ -68,7 +68,7 @@ def token_create(email: str, db: str) -> None:
     store = open_store(db)
     store.open()
     try:
-        store.write_now(queries.ensure_first_party_client)
+        store.write_now(clients.ensure_first_party)
         user = store.read(lambda conn: queries.user_by_email(conn, email))
         if user is None:
             raise click.ClickException(f"no user {email}")

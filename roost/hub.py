@@ -106,7 +106,3 @@ class Hub:
             for subscriber in list(group.subscribers):
                 if predicate(subscriber):
                     subscriber.close(last_event)
-
-    @property
-    def subscriber_count(self) -> int:
-        return sum(len(g.subscribers) for g in self._groups.values())

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from roost import errors, rules
-from roost.auth import tokens
+from roost.auth import clients, tokens
 from roost.auth.principal import Principal
 from roost.clock import Clock, system_clock
 from roost.hub import Hub, Subscriber
@@ -49,7 +49,7 @@ class Service:
 
     async def start(self) -> None:
         self.store.open()
-        self.store.write_now(queries.ensure_first_party_client)
+        self.store.write_now(clients.ensure_first_party)
         objects, seq = self.store.load()
         self.home = Home.load(objects, seq)
         self._secret = self.store.read(queries.secret)

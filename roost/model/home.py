@@ -13,7 +13,6 @@ from typing import Any
 
 Key = tuple[str, str]
 
-KINDS = ("structures", "thermostats", "smoke_co_alarms", "cameras")
 DEVICE_KINDS = ("thermostats", "smoke_co_alarms", "cameras")
 
 

@@ -38,8 +38,3 @@ def store(value: float, scale: str) -> float:
 def exact(value: float, scale: str) -> float:
     """The °C value of a device's own reading, kept at full precision."""
     return f_to_c(value) if scale == "F" else float(value)
-
-
-def in_scale(celsius: float, scale: str) -> float:
-    """A stored °C value expressed in ``scale`` without rounding, for comparisons."""
-    return c_to_f(celsius) if scale == "F" else celsius

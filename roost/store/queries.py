@@ -10,9 +10,6 @@ from datetime import UTC, datetime
 
 import orjson
 
-from roost.auth.tokens import FIRST_PARTY_CLIENT
-from roost.model.schema import PERMISSIONS
-
 Conn = sqlite3.Connection
 
 
@@ -52,10 +49,6 @@ def user_by_email(conn: Conn, email: str) -> User | None:
     return User(*row) if row else None
 
 
-def has_users(conn: Conn) -> bool:
-    return conn.execute("SELECT 1 FROM users LIMIT 1").fetchone() is not None
-
-
 def ensure_client(conn: Conn, client_id: str, name: str, permissions: Iterable[str],
                   description: str = "") -> None:
     conn.execute(
@@ -63,12 +56,6 @@ def ensure_client(conn: Conn, client_id: str, name: str, permissions: Iterable[s
         "VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET permissions = excluded.permissions",
         (client_id, name, description, orjson.dumps(sorted(permissions)).decode(), _now()),
     )
-
-
-def ensure_first_party_client(conn: Conn) -> None:
-    """Roost's own product: every permission, for the command line and the dashboard."""
-    ensure_client(conn, FIRST_PARTY_CLIENT, "Roost", PERMISSIONS,
-                  "Roost's own dashboard and command line")
 
 
 def add_token(conn: Conn, token_hash: str, user_id: str, client_id: str) -> None:
