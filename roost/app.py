@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from roost.api import oauth
 from roost.api.rest import DataEndpoint
 from roost.clock import Clock, system_clock
 from roost.model import openapi
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock,
     app = Starlette(
         routes=[
             Route("/openapi.json", openapi_json, methods=["GET"]),
+            Route("/oauth2/access_tokens/{token}", oauth.revoke, methods=["DELETE"]),
             Route("/{path:path}", DataEndpoint(service, settings)),
         ],
         lifespan=lifespan,

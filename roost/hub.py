@@ -26,10 +26,12 @@ class Group:
 class Subscriber:
     """One open stream. ``frame`` turns a group's body into this stream's ``put`` event."""
 
-    __slots__ = ("_frame", "_pending", "_waiter", "closed", "group", "reason")
+    __slots__ = ("_frame", "_pending", "_waiter", "closed", "group", "owner", "reason")
 
-    def __init__(self, group: Group, frame: Callable[[bytes | None], bytes]) -> None:
+    def __init__(self, group: Group, frame: Callable[[bytes | None], bytes],
+                 owner: Hashable = None) -> None:
         self.group = group
+        self.owner = owner  # who opened it (a token's digest), to close its streams on revoke
         self._frame = frame
         self._pending: bytes | None = frame(group.body)
         self._waiter: asyncio.Future[None] | None = None
@@ -75,11 +77,11 @@ class Hub:
         self._groups: dict[Hashable, Group] = {}
 
     def subscribe(self, key: Hashable, user_id: str,
-                  frame: Callable[[bytes | None], bytes]) -> Subscriber:
+                  frame: Callable[[bytes | None], bytes], owner: Hashable = None) -> Subscriber:
         group = self._groups.get(key)
         if group is None:
             group = self._groups[key] = Group(key, user_id, self._render(key))
-        subscriber = Subscriber(group, frame)
+        subscriber = Subscriber(group, frame, owner)
         group.subscribers.add(subscriber)
         return subscriber
 

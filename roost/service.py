@@ -77,6 +77,17 @@ class Service:
             self._principals[key] = principal
         return principal
 
+    async def revoke(self, token: str) -> bool:
+        """Revoke a token: later requests get 401 and its open streams end with
+        ``auth_revoked``. False if no live token matches."""
+        key = tokens.digest(token)
+        if not await self.store.write(lambda conn: queries.revoke_token(conn, key)):
+            return False
+        self._principals.pop(key, None)
+        last = b"event: auth_revoked\ndata: " + orjson.dumps(token) + b"\n\n"
+        self.hub.close(lambda subscriber: subscriber.owner == key, last)
+        return True
+
     # -- reading -----------------------------------------------------------------------------
 
     def _tree(self, user_id: str, permissions: frozenset[str]) -> dict[str, Any]:
@@ -155,7 +166,7 @@ class Service:
             def frame(body: bytes | None) -> bytes:
                 return _PUT + (body or b"null") + b"}\n\n"
 
-        return self.hub.subscribe(key, principal.user_id, frame)
+        return self.hub.subscribe(key, principal.user_id, frame, tokens.digest(principal.token))
 
     def _render(self, key: Hashable) -> bytes | None:
         assert isinstance(key, StreamKey)

@@ -69,6 +69,12 @@ def add_token(conn: Conn, token_hash: str, user_id: str, client_id: str) -> None
     )
 
 
+def revoke_token(conn: Conn, token_hash: str) -> bool:
+    """Revoke a live token; False if there is none with that digest."""
+    return conn.execute("UPDATE tokens SET revoked = ? WHERE hash = ? AND revoked IS NULL",
+                        (_now(), token_hash)).rowcount == 1
+
+
 def token_grant(conn: Conn, token_hash: str) -> TokenGrant | None:
     row = conn.execute(
         "SELECT user_id, client_id, client_version, permissions FROM tokens "
