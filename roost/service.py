@@ -72,7 +72,7 @@ class Service:
                 raise errors.unauthorized()
             principal = Principal(
                 grant.user_id, grant.client_id, grant.permissions, grant.client_version, token,
-                tokens.user_id_for(self._secret, grant.user_id, grant.client_id),
+                tokens.user_id_for(self._secret, grant.user_id, grant.client_id), grant.id,
             )
             self._principals[key] = principal
         return principal

@@ -15,6 +15,7 @@ class Principal:
     client_version: int = 1
     token: str = ""  # echoed in metadata.access_token
     metadata_user_id: str = ""
+    grant_id: str = ""
     system: bool = False  # the devices and Nest's own logic
 
     @property

@@ -1,4 +1,7 @@
-"""Jobs on accounts: users, products (OAuth clients) and tokens. Secrets arrive hashed."""
+"""Jobs on accounts: users, products (OAuth clients), grants, tokens, codes and web sessions.
+
+Every secret arrives here already hashed; nothing in these tables can be used as a credential.
+"""
 
 from __future__ import annotations
 
@@ -17,23 +20,22 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
+def _json(values: Iterable[str]) -> str:
+    return orjson.dumps(sorted(values)).decode()
+
+
+def secret(conn: Conn) -> str:
+    return conn.execute("SELECT value FROM meta WHERE key = 'secret'").fetchone()[0]
+
+
+# -- users ---------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class User:
     id: str
     email: str
     password_hash: str
-
-
-@dataclass(frozen=True)
-class TokenGrant:
-    user_id: str
-    client_id: str
-    client_version: int
-    permissions: frozenset[str]
-
-
-def secret(conn: Conn) -> str:
-    return conn.execute("SELECT value FROM meta WHERE key = 'secret'").fetchone()[0]
 
 
 def create_user(conn: Conn, email: str, password_hash: str) -> User:
@@ -49,24 +51,163 @@ def user_by_email(conn: Conn, email: str) -> User | None:
     return User(*row) if row else None
 
 
+def user_by_id(conn: Conn, user_id: str) -> User | None:
+    row = conn.execute("SELECT id, email, password_hash FROM users WHERE id = ?",
+                       (user_id,)).fetchone()
+    return User(*row) if row else None
+
+
+def set_password_hash(conn: Conn, user_id: str, password_hash: str) -> None:
+    conn.execute("UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, user_id))
+
+
+# -- products ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Client:
+    id: str
+    name: str
+    description: str
+    secret_hash: str | None
+    redirect_uri: str | None
+    permissions: frozenset[str]
+    version: int
+    owner_id: str | None = None  # the developer who manages it; None for Roost's own
+
+
+_CLIENT = "id, name, description, secret_hash, redirect_uri, permissions, version, owner_id"
+
+
+def _client(row: tuple | None) -> Client | None:  # type: ignore[type-arg]
+    if row is None:
+        return None
+    *head, permissions, version, owner_id = row
+    return Client(*head, frozenset(orjson.loads(permissions)), version, owner_id)
+
+
 def ensure_client(conn: Conn, client_id: str, name: str, permissions: Iterable[str],
                   description: str = "") -> None:
+    """Create a product, or give an existing one these permissions (version unchanged)."""
     conn.execute(
         "INSERT INTO clients (id, name, description, permissions, created) "
         "VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET permissions = excluded.permissions",
-        (client_id, name, description, orjson.dumps(sorted(permissions)).decode(), _now()),
+        (client_id, name, description, _json(permissions), _now()),
     )
 
 
-def add_token(conn: Conn, token_hash: str, user_id: str, client_id: str) -> None:
-    """Record a token granting what the product asks for now, at its current version."""
-    version, permissions = conn.execute(
-        "SELECT version, permissions FROM clients WHERE id = ?", (client_id,)).fetchone()
+def create_client(conn: Conn, name: str, description: str, secret_hash: str,
+                  redirect_uri: str | None, permissions: Iterable[str],
+                  owner_id: str | None = None) -> Client:
+    client_id = str(uuid.uuid4())
     conn.execute(
-        "INSERT INTO tokens (hash, user_id, client_id, client_version, permissions, created) "
+        "INSERT INTO clients (id, name, description, secret_hash, redirect_uri, permissions, "
+        "version, owner_id, created) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)",
+        (client_id, name, description, secret_hash, redirect_uri, _json(permissions), owner_id,
+         _now()))
+    found = client(conn, client_id)
+    assert found is not None
+    return found
+
+
+def client(conn: Conn, client_id: str) -> Client | None:
+    return _client(conn.execute(f"SELECT {_CLIENT} FROM clients WHERE id = ?",
+                                (client_id,)).fetchone())
+
+
+def clients(conn: Conn) -> list[Client]:
+    rows = conn.execute(f"SELECT {_CLIENT} FROM clients ORDER BY created, id").fetchall()
+    return [c for c in map(_client, rows) if c is not None]
+
+
+def update_client(conn: Conn, client_id: str, *, name: str | None = None,
+                  description: str | None = None, redirect_uri: str | None = None,
+                  clear_redirect_uri: bool = False,
+                  permissions: Iterable[str] | None = None) -> Client | None:
+    """Edit a product. New permissions bump its version; users keep what they accepted."""
+    current = client(conn, client_id)
+    if current is None:
+        return None
+    new_permissions = current.permissions if permissions is None else frozenset(permissions)
+    bump = new_permissions != current.permissions
+    conn.execute(
+        "UPDATE clients SET name = ?, description = ?, redirect_uri = ?, permissions = ?, "
+        "version = version + ? WHERE id = ?",
+        (name if name is not None else current.name,
+         description if description is not None else current.description,
+         None if clear_redirect_uri else (redirect_uri or current.redirect_uri),
+         _json(new_permissions), int(bump), client_id))
+    return client(conn, client_id)
+
+
+def delete_client(conn: Conn, client_id: str) -> list[str]:
+    """Delete a product with its grants, codes and tokens; the digests of its live tokens."""
+    live = [h for (h,) in conn.execute(
+        "SELECT hash FROM tokens WHERE client_id = ? AND revoked IS NULL", (client_id,))]
+    conn.execute("DELETE FROM clients WHERE id = ?", (client_id,))
+    return live
+
+
+# -- grants and tokens ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Grant:
+    id: str
+    user_id: str
+    client_id: str
+    client_version: int
+    permissions: frozenset[str]
+
+
+def accept(conn: Conn, user_id: str, product: Client) -> Grant:
+    """The user accepts the product as it is now: its permissions at its current version."""
+    now = _now()
+    conn.execute(
+        "INSERT INTO grants (id, user_id, client_id, client_version, permissions, created, "
+        "updated) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, client_id) DO UPDATE SET "
+        "client_version = excluded.client_version, permissions = excluded.permissions, "
+        "updated = excluded.updated",
+        (uuid.uuid4().hex, user_id, product.id, product.version, _json(product.permissions),
+         now, now))
+    found = grant(conn, user_id, product.id)
+    assert found is not None
+    return found
+
+
+def grant(conn: Conn, user_id: str, client_id: str) -> Grant | None:
+    row = conn.execute(
+        "SELECT id, user_id, client_id, client_version, permissions FROM grants "
+        "WHERE user_id = ? AND client_id = ?", (user_id, client_id)).fetchone()
+    if row is None:
+        return None
+    *head, permissions = row
+    return Grant(*head, frozenset(orjson.loads(permissions)))
+
+
+def add_token(conn: Conn, token_hash: str, user_id: str, client_id: str,
+              code_hash: str | None = None) -> None:
+    """A token under the user's grant for the product (accepting it first if there is none)."""
+    found = grant(conn, user_id, client_id)
+    if found is None:
+        product = client(conn, client_id)
+        assert product is not None, f"no product {client_id}"
+        found = accept(conn, user_id, product)
+    conn.execute(
+        "INSERT INTO tokens (hash, user_id, client_id, grant_id, code_hash, created) "
         "VALUES (?, ?, ?, ?, ?, ?)",
-        (token_hash, user_id, client_id, version, permissions, _now()),
-    )
+        (token_hash, user_id, client_id, found.id, code_hash, _now()))
+
+
+def token_grant(conn: Conn, token_hash: str) -> Grant | None:
+    row = conn.execute(
+        "SELECT g.id, g.user_id, g.client_id, g.client_version, g.permissions "
+        "FROM tokens t JOIN grants g ON g.id = t.grant_id "
+        "WHERE t.hash = ? AND t.revoked IS NULL", (token_hash,)).fetchone()
+    if row is None:
+        return None
+    *head, permissions = row
+    return Grant(*head, frozenset(orjson.loads(permissions)))
 
 
 def revoke_token(conn: Conn, token_hash: str) -> bool:
@@ -75,11 +216,64 @@ def revoke_token(conn: Conn, token_hash: str) -> bool:
                         (_now(), token_hash)).rowcount == 1
 
 
-def token_grant(conn: Conn, token_hash: str) -> TokenGrant | None:
+def revoke_code_tokens(conn: Conn, code_hash: str) -> list[str]:
+    """Revoke every live token a code issued; their digests."""
+    live = [h for (h,) in conn.execute(
+        "SELECT hash FROM tokens WHERE code_hash = ? AND revoked IS NULL", (code_hash,))]
+    conn.execute("UPDATE tokens SET revoked = ? WHERE code_hash = ? AND revoked IS NULL",
+                 (_now(), code_hash))
+    return live
+
+
+def grant_tokens(conn: Conn, grant_id: str) -> list[str]:
+    """The digests of a grant's live tokens."""
+    return [h for (h,) in conn.execute(
+        "SELECT hash FROM tokens WHERE grant_id = ? AND revoked IS NULL", (grant_id,))]
+
+
+# -- authorization codes and PINs ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Code:
+    hash: str
+    grant_id: str
+    client_id: str
+    redirect_uri: str | None
+    expires: str
+    used: str | None
+
+
+def add_code(conn: Conn, code_hash: str, grant_id: str, redirect_uri: str | None,
+             expires: str) -> None:
+    conn.execute("INSERT INTO codes (hash, grant_id, redirect_uri, expires) VALUES (?, ?, ?, ?)",
+                 (code_hash, grant_id, redirect_uri, expires))
+
+
+def code(conn: Conn, code_hash: str) -> Code | None:
     row = conn.execute(
-        "SELECT user_id, client_id, client_version, permissions FROM tokens "
-        "WHERE hash = ? AND revoked IS NULL", (token_hash,)).fetchone()
-    if row is None:
-        return None
-    user_id, client_id, version, permissions = row
-    return TokenGrant(user_id, client_id, version, frozenset(orjson.loads(permissions)))
+        "SELECT c.hash, c.grant_id, g.client_id, c.redirect_uri, c.expires, c.used "
+        "FROM codes c JOIN grants g ON g.id = c.grant_id WHERE c.hash = ?",
+        (code_hash,)).fetchone()
+    return Code(*row) if row else None
+
+
+def use_code(conn: Conn, code_hash: str, at: str) -> bool:
+    """Mark a code used; False if it already was (a second redemption)."""
+    return conn.execute("UPDATE codes SET used = ? WHERE hash = ? AND used IS NULL",
+                        (at, code_hash)).rowcount == 1
+
+
+# -- web sessions --------------------------------------------------------------------------
+
+
+def add_session(conn: Conn, session_hash: str, user_id: str, csrf_hash: str,
+                expires: str) -> None:
+    conn.execute("INSERT INTO sessions (hash, user_id, csrf_hash, expires) VALUES (?, ?, ?, ?)",
+                 (session_hash, user_id, csrf_hash, expires))
+
+
+def session(conn: Conn, session_hash: str) -> tuple[str, str, str] | None:
+    """(user_id, csrf_hash, expires) of a session."""
+    return conn.execute("SELECT user_id, csrf_hash, expires FROM sessions WHERE hash = ?",
+                        (session_hash,)).fetchone()

@@ -50,6 +50,48 @@ MIGRATIONS: list[str] = [
         objects TEXT NOT NULL
     );
     """,
+    # What a user accepted for a product is a grant; tokens and codes hang off it, so accepting
+    # a product's update (or narrowing it) reaches every token of that user and product.
+    """
+    CREATE TABLE grants (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        client_id TEXT NOT NULL REFERENCES clients (id) ON DELETE CASCADE,
+        client_version INTEGER NOT NULL,
+        permissions TEXT NOT NULL,
+        structures TEXT,
+        created TEXT NOT NULL,
+        updated TEXT NOT NULL,
+        UNIQUE (user_id, client_id)
+    );
+    INSERT INTO grants (id, user_id, client_id, client_version, permissions, created, updated)
+        SELECT lower(hex(randomblob(16))), user_id, client_id, max(client_version),
+               permissions, min(created), max(created)
+        FROM tokens GROUP BY user_id, client_id;
+    ALTER TABLE clients ADD COLUMN owner_id TEXT REFERENCES users (id) ON DELETE CASCADE;
+    ALTER TABLE tokens ADD COLUMN grant_id TEXT REFERENCES grants (id) ON DELETE CASCADE;
+    ALTER TABLE tokens ADD COLUMN code_hash TEXT;
+    UPDATE tokens SET grant_id = (SELECT g.id FROM grants g
+                                  WHERE g.user_id = tokens.user_id
+                                  AND g.client_id = tokens.client_id);
+    ALTER TABLE tokens DROP COLUMN permissions;
+    ALTER TABLE tokens DROP COLUMN client_version;
+    CREATE INDEX tokens_grant ON tokens (grant_id);
+    CREATE INDEX tokens_code ON tokens (code_hash);
+    CREATE TABLE codes (
+        hash TEXT PRIMARY KEY,
+        grant_id TEXT NOT NULL REFERENCES grants (id) ON DELETE CASCADE,
+        redirect_uri TEXT,
+        expires TEXT NOT NULL,
+        used TEXT
+    );
+    CREATE TABLE sessions (
+        hash TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        csrf_hash TEXT NOT NULL,
+        expires TEXT NOT NULL
+    );
+    """,
 ]
 
 
