@@ -11,12 +11,15 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from roost.api import oauth
+from roost.api.developer import DeveloperApi
 from roost.api.rest import DataEndpoint
+from roost.auth.throttle import LoginThrottle
 from roost.clock import Clock, system_clock
 from roost.model import openapi
 from roost.service import Service
 from roost.settings import Settings
 from roost.store import open_store
+from roost.web import consent
 
 
 def create_app(settings: Settings | None = None, clock: Clock = system_clock,
@@ -25,6 +28,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock,
     settings = settings or Settings()
     service = Service(open_store(settings.db, settings.synchronous), clock)
     spec = openapi.document()
+    developer = DeveloperApi(service, settings.max_body)
 
     async def openapi_json(request: Request) -> Response:
         return JSONResponse(spec)
@@ -43,11 +47,18 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock,
     app = Starlette(
         routes=[
             Route("/openapi.json", openapi_json, methods=["GET"]),
+            Route("/oauth2/access_token", oauth.access_token, methods=["POST"]),
             Route("/oauth2/access_tokens/{token}", oauth.revoke, methods=["DELETE"]),
+            Route("/login/oauth2", consent.authorize, methods=["GET"]),
+            Route("/login/oauth2", consent.decide, methods=["POST"]),
+            Route("/login", consent.sign_in, methods=["POST"]),
+            Route("/api/v1/clients", developer),
+            Route("/api/v1/clients/{client_id}", developer),
             Route("/{path:path}", DataEndpoint(service, settings)),
         ],
         lifespan=lifespan,
     )
     app.state.service = service
+    app.state.login_throttle = LoginThrottle(clock)
     app.state.settings = settings
     return app

@@ -1,17 +1,26 @@
-"""The ``roost`` command: run the server, manage tokens."""
+"""The ``roost`` command: run the server, manage users, products and tokens."""
 
 from __future__ import annotations
 
+import re
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
 import click
 from rich.console import Console
+from rich.measure import Measurement
+from rich.table import Table
 
 from roost import demo
 from roost.app import create_app
-from roost.auth import clients, tokens
+from roost.auth import clients, passwords, tokens
+from roost.model.schema import PERMISSIONS
 from roost.server import serve as run_server
 from roost.service import Service
 from roost.settings import Settings
 from roost.store import open_store, queries
+from roost.store.base import Store
 
 console = Console(highlight=False)
 db_option = click.option("--db", default="roost.db", show_default=True,
@@ -45,9 +54,16 @@ def serve(host: str, port: int, db: str, with_demo: bool, redirect_port: int | N
 
     async def ready(service: Service) -> None:
         if with_demo:
-            token = await demo.ensure(service)
+            home = await demo.prepare(service)
             console.print(f"demo login: {demo.EMAIL} / {demo.PASSWORD}")
-            console.print(f"access token: {token}", soft_wrap=True)
+            console.print(f"access token: {home.token}", soft_wrap=True)
+            if home.product_secret is not None:
+                console.print(f"demo product: {home.product.id} / {home.product_secret}",
+                              soft_wrap=True)
+            else:  # only its digest is stored, so the secret cannot be shown again
+                console.print(f"demo product: {home.product.id} (its secret was printed when "
+                              "it was created; `roost client delete` it to get a new one)",
+                              soft_wrap=True)
         console.print(f"Roost serving http://{host}:{port}/ from {db}")
         if redirect_port is not None:
             console.print(f"front door: http://{host}:{redirect_port}/ redirects to it")
@@ -78,3 +94,238 @@ def token_create(email: str, db: str) -> None:
     finally:
         store.close()
     click.echo(value)
+
+
+@contextmanager
+def opened(db: str) -> Iterator[Store]:
+    """The store for one command, closed when it ends."""
+    store = open_store(db)
+    store.open()
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def show(table: Table) -> None:
+    """Print a table; into a pipe or file at its natural width, so no cell is cut short."""
+    if console.is_terminal:
+        console.print(table)
+        return
+    width = Measurement.get(console, console.options.update_width(10_000), table).maximum
+    Console(highlight=False, width=width).print(table)
+
+
+# -- users ---------------------------------------------------------------------------------
+
+MIN_PASSWORD = 8
+# Deliberately loose: one @ with something on each side and no spaces. Anything stricter
+# refuses real addresses; whether mail reaches it is not Roost's concern.
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
+
+
+def check_email(ctx: click.Context | None, param: click.Parameter | None, email: str) -> str:
+    email = email.strip()
+    if not _EMAIL.fullmatch(email):
+        raise click.BadParameter(f"{email!r} is not an email address")
+    return email
+
+
+def check_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD:
+        raise click.BadParameter(f"a password has at least {MIN_PASSWORD} characters")
+    return password
+
+
+@main.group()
+def user() -> None:
+    """Users: people who sign in and own homes and products."""
+
+
+@user.command("create")
+@click.option("--email", required=True, callback=check_email, help="Sign-in name.")
+@click.option("--password", help="Prompted for (hidden, twice) when absent; avoid passing it "
+              "here where shell history or the process list can show it.")
+@db_option
+def user_create(email: str, password: str | None, db: str) -> None:
+    """Create a user."""
+    with opened(db) as store:
+        # Before asking for a password, so nobody types one for nothing.
+        if store.read(lambda conn: queries.user_by_email(conn, email)) is not None:
+            raise click.ClickException(f"a user with email {email} already exists")
+        if password is None:
+            password = click.prompt("Password", hide_input=True, confirmation_prompt=True,
+                                    value_proc=check_password)
+        else:
+            try:
+                check_password(password)
+            except click.BadParameter as exc:
+                exc.param_hint = "'--password'"
+                raise
+        # Hashed outside the transaction: argon2 is slow on purpose.
+        password_hash = passwords.hash_password(password)
+        try:
+            created = store.write_now(
+                lambda conn: queries.create_user(conn, email, password_hash))
+        except sqlite3.IntegrityError:  # created meanwhile by someone else
+            raise click.ClickException(f"a user with email {email} already exists") from None
+    click.echo(f"created user {created.email} ({created.id})")
+
+
+@user.command("list")
+@db_option
+def user_list(db: str) -> None:
+    """List users and how many products each owns."""
+    with opened(db) as store:
+        people = store.read(queries.users)
+        owned = store.read(queries.clients)
+    table = Table("email", "id", "products")
+    for person in people:
+        table.add_row(person.email, person.id,
+                      str(sum(1 for c in owned if c.owner_id == person.id)))
+    show(table)
+
+
+# -- products ------------------------------------------------------------------------------
+
+
+def check_permission_option(ctx: click.Context, param: click.Parameter,
+                            names: tuple[str, ...]) -> frozenset[str] | None:
+    if not names:
+        return None
+    try:
+        return clients.check_permissions(names)
+    except clients.InvalidProduct as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def product_check(check: Callable[[str], str]) -> Callable[..., str | None]:
+    """An option callback from one of the product checks in :mod:`roost.auth.clients`."""
+
+    def callback(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return check(value)
+        except clients.InvalidProduct as exc:
+            raise click.BadParameter(str(exc)) from None
+
+    return callback
+
+
+PERMISSION_HELP = ("A Nest permission, quoted; repeat for several. One of: "
+                   + "; ".join(PERMISSIONS) + ".")
+
+
+def _product(store: Store, client_id: str) -> queries.Client:
+    if client_id == tokens.FIRST_PARTY_CLIENT:
+        raise click.ClickException(f"{client_id!r} is Roost's own product; it cannot be "
+                                   "changed or deleted")
+    product = store.read(lambda conn: queries.client(conn, client_id))
+    if product is None:
+        raise click.ClickException(f"no product {client_id}")
+    return product
+
+
+@main.group("client")
+def client_group() -> None:
+    """Products (OAuth clients) that users can connect to their homes."""
+
+
+@client_group.command("create")
+@click.option("--name", required=True, callback=product_check(clients.check_name))
+@click.option("--description", default="", callback=product_check(clients.check_description))
+@click.option("--redirect-uri", callback=product_check(clients.check_redirect_uri),
+              help="Where users return with a code. Without one the product uses the PIN "
+              "flow: the user types a PIN into it.")
+@click.option("--permission", "permissions", multiple=True, required=True,
+              callback=check_permission_option, help=PERMISSION_HELP)
+@click.option("--owner", "owner_email", help="Email of the user who manages it through the "
+              "developer API; without one only the command line can.")
+@db_option
+def client_create(name: str, description: str, redirect_uri: str | None,
+                  permissions: frozenset[str], owner_email: str | None, db: str) -> None:
+    """Create a product and print its client_id and client_secret.
+
+    The secret is printed only now: Roost keeps nothing but its hash.
+    """
+    secret = clients.new_secret()
+    digest = tokens.digest(secret)
+    with opened(db) as store:
+        owner_id = None
+        if owner_email is not None:
+            owner = store.read(lambda conn: queries.user_by_email(conn, owner_email))
+            if owner is None:
+                raise click.ClickException(f"no user {owner_email}")
+            owner_id = owner.id
+        product = store.write_now(lambda conn: queries.create_client(
+            conn, name, description, digest, redirect_uri, permissions, owner_id))
+    click.echo(f"client_id: {product.id}")
+    click.echo(f"client_secret: {secret}")
+    click.echo("The secret is shown only this once; Roost keeps only its hash.", err=True)
+
+
+@client_group.command("list")
+@db_option
+def client_list(db: str) -> None:
+    """List products (Roost's own is not shown)."""
+    with opened(db) as store:
+        products = [c for c in store.read(queries.clients)
+                    if c.id != tokens.FIRST_PARTY_CLIENT]
+        emails = {u.id: u.email for u in store.read(queries.users)}
+    # Ids must stay whole to be copied, so they never wrap; permissions go one per line.
+    table = Table("client_id", "name", "version", "redirect URI", "owner", "permissions")
+    table.columns[0].no_wrap = True
+    table.columns[0].min_width = 36
+    for product in products:
+        table.add_row(product.id, product.name, str(product.version),
+                      product.redirect_uri or "PIN",
+                      emails.get(product.owner_id or "", "-"),
+                      "\n".join(clients.ordered(product.permissions)))
+    show(table)
+
+
+@client_group.command("update")
+@click.argument("client_id")
+@click.option("--name", callback=product_check(clients.check_name))
+@click.option("--description", callback=product_check(clients.check_description))
+@click.option("--redirect-uri", callback=product_check(clients.check_redirect_uri))
+@click.option("--no-redirect-uri", is_flag=True, help="Remove the redirect URI: the product "
+              "then uses the PIN flow.")
+@click.option("--permission", "permissions", multiple=True, callback=check_permission_option,
+              help="Replaces the whole set; repeat for several. Changing the set increments "
+              "the product's version; users keep what they accepted until they accept again.")
+@db_option
+def client_update(client_id: str, name: str | None, description: str | None,
+                  redirect_uri: str | None, no_redirect_uri: bool,
+                  permissions: frozenset[str] | None, db: str) -> None:
+    """Edit a product and print its version."""
+    if redirect_uri is not None and no_redirect_uri:
+        raise click.UsageError("use either --redirect-uri or --no-redirect-uri")
+    if (name, description, redirect_uri, permissions) == (None,) * 4 and not no_redirect_uri:
+        raise click.UsageError("nothing to change")
+    with opened(db) as store:
+        _product(store, client_id)
+        product = store.write_now(lambda conn: queries.update_client(
+            conn, client_id, name=name, description=description, redirect_uri=redirect_uri,
+            clear_redirect_uri=no_redirect_uri, permissions=permissions))
+    if product is None:
+        raise click.ClickException(f"no product {client_id}")
+    click.echo(f"client {product.id} version {product.version}")
+
+
+@client_group.command("delete")
+@click.argument("client_id")
+@db_option
+def client_delete(client_id: str, db: str) -> None:
+    """Delete a product with every user's grant and token for it.
+
+    A server running on the same database is not told: it keeps accepting the product's
+    tokens it has already seen, and their open streams, until it restarts. To delete a
+    product from a running server, use the developer API (DELETE /api/v1/clients/ID), which
+    also ends those streams with auth_revoked.
+    """
+    with opened(db) as store:
+        _product(store, client_id)
+        revoked = store.write_now(lambda conn: queries.delete_client(conn, client_id))
+    click.echo(f"deleted product {client_id} ({len(revoked)} live tokens revoked)")

@@ -1,20 +1,24 @@
-"""The demo home: one user, one structure, two thermostats, a smoke+CO alarm and a camera."""
+"""The demo home: one user, one structure, two thermostats, a smoke+CO alarm and a camera;
+and one product of that user's with every permission, to try the OAuth flows with."""
 
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from roost.auth import passwords, tokens
+from roost.auth import clients, passwords, tokens
 from roost.clock import EPOCH, iso
 from roost.model import units
 from roost.model.home import Obj
+from roost.model.schema import PERMISSIONS
 from roost.service import Service
 from roost.store import queries
 
 EMAIL = "demo@example.com"
-PASSWORD = "demo"
+PASSWORD = "demo"  # below the command line's minimum length: the demo is not a real account
+PRODUCT = "Roost Demo App"
 
 WHERES = (
     "Attic", "Back Door", "Backyard", "Basement", "Bathroom", "Bedroom", "Deck", "Den",
@@ -106,8 +110,17 @@ def home_objects(user_id: str, now: datetime) -> list[Obj]:
     return [structure, living_room, bedroom, alarm, camera]
 
 
-async def ensure(service: Service) -> str:
-    """Create the demo user and home unless they exist; a new full-access token for them."""
+@dataclass(frozen=True)
+class Demo:
+    user: queries.User
+    token: str  # a new full-access (first-party) token
+    product: queries.Client
+    # Only when the product was created just now: afterwards only its digest exists.
+    product_secret: str | None
+
+
+async def prepare(service: Service) -> Demo:
+    """Create the demo user, home and product unless they exist; a new token for the user."""
     store = service.store
     user = store.read(lambda conn: queries.user_by_email(conn, EMAIL))
     if user is None:
@@ -115,7 +128,24 @@ async def ensure(service: Service) -> str:
         user = await store.write(lambda conn: queries.create_user(conn, EMAIL, password_hash))
     if not any(service.home.of_user(user.id, "structures")):  # also after a first start died
         await service.commit(home_objects(user.id, service.clock()))
+    owner_id = user.id
+    # Found by name among the user's products: renamed or deleted, a new one is made.
+    product = next((c for c in store.read(queries.clients)
+                    if c.owner_id == owner_id and c.name == PRODUCT), None)
+    secret = None
+    if product is None:
+        secret = clients.new_secret()
+        digest = tokens.digest(secret)
+        product = await store.write(lambda conn: queries.create_client(
+            conn, PRODUCT, "The demo home's product, with every permission", digest, None,
+            PERMISSIONS, owner_id))
     token = tokens.new_token()
-    await store.write(lambda conn: queries.add_token(conn, tokens.digest(token), user.id,
+    await store.write(lambda conn: queries.add_token(conn, tokens.digest(token), owner_id,
                                                      tokens.FIRST_PARTY_CLIENT))
-    return token
+    return Demo(user, token, product, secret)
+
+
+async def ensure(service: Service) -> str:
+    """Create the demo user, home and product unless they exist; a new full-access token for
+    the user."""
+    return (await prepare(service)).token

@@ -42,6 +42,14 @@ class Subscriber:
         self._pending = self._frame(body)
         self._wake()
 
+    def rejoin(self, group: Group, frame: Callable[[bytes | None], bytes]) -> None:
+        """Belong to ``group`` from now on, framed by ``frame``; its body is sent next, so a
+        stream shows at once what changed about it (its token's grant), not at the next
+        change of the home."""
+        self.group = group
+        self._frame = frame
+        self.offer(group.body)
+
     def close(self, last_event: bytes | None = None) -> None:
         self.closed = True
         self.reason = last_event
@@ -78,12 +86,32 @@ class Hub:
 
     def subscribe(self, key: Hashable, user_id: str,
                   frame: Callable[[bytes | None], bytes], owner: Hashable = None) -> Subscriber:
-        group = self._groups.get(key)
-        if group is None:
-            group = self._groups[key] = Group(key, user_id, self._render(key))
+        group = self._group(key, user_id)
         subscriber = Subscriber(group, frame, owner)
         group.subscribers.add(subscriber)
         return subscriber
+
+    def _group(self, key: Hashable, user_id: str) -> Group:
+        group = self._groups.get(key)
+        if group is None:
+            group = self._groups[key] = Group(key, user_id, self._render(key))
+        return group
+
+    def subscribers(self, predicate: Callable[[Subscriber], bool]) -> list[Subscriber]:
+        """The open streams ``predicate`` picks."""
+        return [s for group in self._groups.values() for s in group.subscribers
+                if not s.closed and predicate(s)]
+
+    def move(self, subscriber: Subscriber, key: Hashable, user_id: str,
+             frame: Callable[[bytes | None], bytes]) -> None:
+        """Move an open stream to the group for ``key`` (what it may see has changed); its
+        next event is that group's current body, framed by ``frame``."""
+        if subscriber.closed:
+            return
+        self.unsubscribe(subscriber)
+        group = self._group(key, user_id)
+        group.subscribers.add(subscriber)
+        subscriber.rejoin(group, frame)
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         group = subscriber.group

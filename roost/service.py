@@ -8,7 +8,8 @@ in-memory home and published to streams before the writer hears back.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+import dataclasses
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any, NamedTuple
 
 import orjson
@@ -24,6 +25,8 @@ from roost.store import queries
 from roost.store.base import Store
 
 _PUT = b'event: put\ndata: {"path":"/","data":'
+# Nest's payload for it was never seen; clients act on the event name alone.
+AUTH_REVOKED = b"event: auth_revoked\ndata: null\n\n"
 
 
 class StreamKey(NamedTuple):
@@ -59,6 +62,11 @@ class Service:
         self.hub.close()
         await self.store.stop()
 
+    @property
+    def secret(self) -> str:
+        """Keys derived identifiers (per-product user ids, CSRF tokens); never sent."""
+        return self._secret
+
     # -- who is asking -----------------------------------------------------------------------
 
     def authenticate(self, token: str | None) -> Principal:
@@ -83,9 +91,61 @@ class Service:
         key = tokens.digest(token)
         if not await self.store.write(lambda conn: queries.revoke_token(conn, key)):
             return False
-        self._principals.pop(key, None)
-        last = b"event: auth_revoked\ndata: " + orjson.dumps(token) + b"\n\n"
-        self.hub.close(lambda subscriber: subscriber.owner == key, last)
+        self.tokens_revoked([key])
+        return True
+
+    def tokens_revoked(self, digests: Iterable[str]) -> None:
+        """Forget tokens the store has revoked and end their streams with ``auth_revoked``."""
+        gone = set(digests)
+        for key in gone:
+            self._principals.pop(key, None)
+        self.hub.close(lambda subscriber: subscriber.owner in gone, AUTH_REVOKED)
+
+    async def grant_changed(self, grant_id: str) -> None:
+        """Apply a grant the store has just changed (the user accepted a product as it is
+        now) to its live tokens: their next requests, and the next event of each of their
+        open streams, show what the grant allows now and its ``client_version``.
+
+        Only accepting changes a grant: a product whose permissions were edited keeps serving
+        its tokens what the user accepted until the user accepts the update.
+        """
+        def job(conn: queries.Conn) -> tuple[list[str], queries.Grant | None]:
+            digests = queries.grant_tokens(conn, grant_id)
+            return digests, queries.token_grant(conn, digests[0]) if digests else None
+
+        digests, grant = self.store.read(job)
+        if grant is None:
+            return
+        changed: dict[str, Principal] = {}
+        for key in digests:
+            old = self._principals.get(key)
+            if old is None:
+                continue  # not used since start: its first request reads the grant
+            new = dataclasses.replace(old, permissions=grant.permissions,
+                                      client_version=grant.client_version)
+            if new != old:
+                # Replaced rather than dropped: the cached principal is the only place the
+                # token itself (metadata.access_token of its streams) is kept.
+                self._principals[key] = changed[key] = new
+        for subscriber in self.hub.subscribers(lambda s: s.owner in changed):
+            principal = changed[str(subscriber.owner)]
+            old_key = subscriber.group.key
+            assert isinstance(old_key, StreamKey)
+            key, frame = self._stream(principal, old_key.path)
+            self.hub.move(subscriber, key, principal.user_id, frame)
+
+    async def delete_client(self, client_id: str) -> bool:
+        """Delete a product with its grants, codes and tokens; its tokens' open streams end
+        with ``auth_revoked``. False if there is no such product."""
+        def job(conn: queries.Conn) -> list[str] | None:
+            if queries.client(conn, client_id) is None:
+                return None
+            return queries.delete_client(conn, client_id)
+
+        digests = await self.store.write(job)
+        if digests is None:
+            return False
+        self.tokens_revoked(digests)
         return True
 
     # -- reading -----------------------------------------------------------------------------
@@ -151,6 +211,12 @@ class Service:
     def subscribe(self, principal: Principal, path: paths.Path) -> Subscriber:
         """A stream of ``put`` events for a location; 404 if it does not exist now."""
         self.read(principal, path)
+        key, frame = self._stream(principal, path)
+        return self.hub.subscribe(key, principal.user_id, frame, tokens.digest(principal.token))
+
+    def _stream(self, principal: Principal,
+                path: paths.Path) -> tuple[StreamKey, Callable[[bytes | None], bytes]]:
+        """The group a principal's stream at ``path`` belongs to, and how it frames a body."""
         key = StreamKey(*principal.view, path)
         if not path:
             meta = orjson.dumps(principal.metadata)
@@ -166,7 +232,7 @@ class Service:
             def frame(body: bytes | None) -> bytes:
                 return _PUT + (body or b"null") + b"}\n\n"
 
-        return self.hub.subscribe(key, principal.user_id, frame, tokens.digest(principal.token))
+        return key, frame
 
     def _render(self, key: Hashable) -> bytes | None:
         assert isinstance(key, StreamKey)

@@ -69,7 +69,9 @@ class RoostProcess:
             self.output.append(line)
             if m := re.match(r"access token: (\S+)", line):
                 self.token = m.group(1)
-            if "Application startup complete" in line:
+            # uvicorn binds the port only after "Application startup complete"; this line
+            # comes once the serving port accepts connections.
+            if f"Uvicorn running on {self.url} " in line:
                 break
         else:
             raise RuntimeError("server did not start:\n" + "".join(self.output))

@@ -1,4 +1,4 @@
-"""OAuth endpoints of ``api.home.nest.com``: revoking an access token (deauthorization)."""
+"""OAuth endpoints of ``api.home.nest.com``: the token exchange and revocation."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import uuid
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from roost.auth import oauth
 from roost.service import Service
 
 
@@ -24,3 +25,16 @@ async def revoke(request: Request) -> Response:
     if await service.revoke(request.path_params["token"]):
         return Response(status_code=204)
     return oauth_error(404, "access token not found")
+
+
+async def access_token(request: Request) -> Response:
+    """``POST /oauth2/access_token``: parameters in the form body or in the query string."""
+    params: dict[str, str] = dict(request.query_params)
+    form = await request.form()
+    params.update({k: str(v) for k, v in form.items()})
+    try:
+        token = await oauth.exchange(request.app.state.service, params)
+    except oauth.OAuthError as exc:
+        return oauth_error(exc.status, exc.description)
+    return JSONResponse({"access_token": token, "expires_in": oauth.TOKEN_LIFETIME},
+                        headers={"Cache-Control": "no-store", "Pragma": "no-cache"})

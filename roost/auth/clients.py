@@ -1,15 +1,86 @@
-"""Products (OAuth clients) that exist in every Roost."""
+"""Products (OAuth clients): Roost's own, which exists in every Roost, and the checks every
+product passes whether it is made on the command line or through the developer API."""
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
+from collections.abc import Iterable
+from urllib.parse import urlsplit
 
 from roost.auth.tokens import FIRST_PARTY_CLIENT
 from roost.model.schema import PERMISSIONS
 from roost.store import queries
+
+NAME_MAX = 100
+DESCRIPTION_MAX = 1000
+REDIRECT_URI_MAX = 2000
+
+
+class InvalidProduct(ValueError):
+    """A product's name, description, redirect URI or permissions cannot be accepted."""
 
 
 def ensure_first_party(conn: sqlite3.Connection) -> None:
     """Roost's own product: every permission, for the command line and the dashboard."""
     queries.ensure_client(conn, FIRST_PARTY_CLIENT, "Roost", PERMISSIONS,
                           "Roost's own dashboard and command line")
+
+
+def new_secret() -> str:
+    """A client secret: 256 random bits, shown once; only its digest is stored."""
+    return secrets.token_urlsafe(32)
+
+
+def check_name(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise InvalidProduct("a product needs a name")
+    if len(name) > NAME_MAX:
+        raise InvalidProduct(f"a product's name has at most {NAME_MAX} characters")
+    return name
+
+
+def check_description(description: str) -> str:
+    if len(description) > DESCRIPTION_MAX:
+        raise InvalidProduct(f"a description has at most {DESCRIPTION_MAX} characters")
+    return description
+
+
+def check_redirect_uri(uri: str) -> str:
+    """An absolute URI without a fragment (RFC 6749 §3.1.2), kept exactly as given: codes
+    are only ever sent to a byte-for-byte match, so nothing here normalizes it."""
+    if not uri or len(uri) > REDIRECT_URI_MAX or any(c.isspace() or ord(c) < 32 for c in uri):
+        raise InvalidProduct("a redirect URI is an absolute URI without spaces "
+                             "(omit it for the PIN flow)")
+    try:
+        parts = urlsplit(uri)
+    except ValueError as exc:
+        raise InvalidProduct(f"invalid redirect URI: {exc}") from None
+    if not parts.scheme:
+        raise InvalidProduct("a redirect URI must be absolute, e.g. https://example.com/cb")
+    if "#" in uri:
+        raise InvalidProduct("a redirect URI must not have a fragment")
+    if parts.scheme.lower() in ("http", "https") and not parts.hostname:
+        raise InvalidProduct("an http(s) redirect URI needs a host")
+    return uri
+
+
+def check_permissions(names: Iterable[str]) -> frozenset[str]:
+    """Nest's permission names, spelled as in :data:`PERMISSIONS`; at least one."""
+    chosen = frozenset(names)
+    unknown = sorted(chosen - frozenset(PERMISSIONS))
+    if unknown:
+        raise InvalidProduct(
+            f"unknown permission{'s' if len(unknown) > 1 else ''} "
+            f"{', '.join(map(repr, unknown))}; valid permissions are: "
+            + ", ".join(map(repr, PERMISSIONS)))
+    if not chosen:
+        raise InvalidProduct("a product needs at least one permission")
+    return chosen
+
+
+def ordered(permissions: Iterable[str]) -> list[str]:
+    """Permissions in Nest's order (the order of :data:`PERMISSIONS`), for display."""
+    chosen = set(permissions)
+    return [name for name in PERMISSIONS if name in chosen]

@@ -39,6 +39,25 @@ PERMISSIONS = (
     ENERGY_READ, STRUCTURE_WRITE, SECURITY_STATE_READ,
 )
 
+# What each permission means, in the words the consent page shows a user.
+PERMISSION_TEXT = {
+    THERMOSTAT_READ: "See your thermostats: temperatures, humidity, modes and settings",
+    THERMOSTAT_WRITE: "See and change your thermostats: target temperatures, mode, fan timer, "
+                      "scale and label",
+    SMOKE_CO_READ: "See your smoke and CO alarms: alarm states, battery and tests",
+    AWAY_READ: "See whether your home is set to home or away",
+    AWAY_WRITE: "See and change whether your home is set to home or away",
+    ETA_WRITE: "Tell your home when you expect to arrive, so it can get ready",
+    POSTAL_CODE_READ: "See your home's postal code",
+    CAMERA_READ: "See your cameras' settings, status and events, without images",
+    CAMERA_READ_IMAGES: "See your cameras' settings, status and events, with images",
+    CAMERA_WRITE: "See your cameras without images, and turn them on or off",
+    CAMERA_WRITE_IMAGES: "See your cameras with images, and turn them on or off",
+    ENERGY_READ: "See your Rush Hour Rewards enrolment and peak periods",
+    STRUCTURE_WRITE: "Change your home's name",
+    SECURITY_STATE_READ: "See your home's security state",
+}
+
 THERMOSTAT = frozenset({THERMOSTAT_READ, THERMOSTAT_WRITE})
 SMOKE_CO = frozenset({SMOKE_CO_READ})
 CAMERA_IMAGES = frozenset({CAMERA_READ_IMAGES, CAMERA_WRITE_IMAGES})

@@ -57,6 +57,11 @@ def user_by_id(conn: Conn, user_id: str) -> User | None:
     return User(*row) if row else None
 
 
+def users(conn: Conn) -> list[User]:
+    rows = conn.execute("SELECT id, email, password_hash FROM users ORDER BY created, email")
+    return [User(*row) for row in rows]
+
+
 def set_password_hash(conn: Conn, user_id: str, password_hash: str) -> None:
     conn.execute("UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, user_id))
 

@@ -1,0 +1,88 @@
+"""OAuth 2.0 as Works with Nest had it: authorization codes (or PINs) for access tokens.
+
+A product with a redirect URI gets a code on its redirect (10 minutes); one without gets a PIN
+the user types into it (8 characters, 48 hours). Either is single use: a second redemption is
+refused and revokes the tokens the first one issued, since the code has leaked.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Mapping
+from datetime import timedelta
+
+from roost import clock
+from roost.auth import tokens
+from roost.service import Service
+from roost.store import queries
+
+CODE_TTL = timedelta(minutes=10)
+PIN_TTL = timedelta(hours=48)
+TOKEN_LIFETIME = 315_360_000  # ten years, in seconds, as Nest answered
+PIN_LENGTH = 8
+PIN_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread
+PARAMETERS = ("client_id", "client_secret", "code", "grant_type")
+
+
+class OAuthError(Exception):
+    def __init__(self, description: str, status: int = 400) -> None:
+        super().__init__(description)
+        self.description = description
+        self.status = status
+
+
+def new_pin() -> str:
+    return "".join(secrets.choice(PIN_ALPHABET) for _ in range(PIN_LENGTH))
+
+
+async def issue_code(service: Service, user_id: str, product: queries.Client) -> str:
+    """The user allowed the product: record the grant as accepted now, and a code for it."""
+    grant = await service.store.write(lambda conn: queries.accept(conn, user_id, product))
+    await service.grant_changed(grant.id)
+    pin = product.redirect_uri is None
+    code = new_pin() if pin else secrets.token_urlsafe(24)
+    expires = clock.iso(service.clock() + (PIN_TTL if pin else CODE_TTL))
+    await service.store.write(lambda conn: queries.add_code(
+        conn, tokens.digest(code), grant.id, product.redirect_uri, expires))
+    return code
+
+
+def _code_digest(code: str) -> str:
+    # PINs are shown in capitals; people type them as they like.
+    return tokens.digest(code.upper() if len(code) == PIN_LENGTH else code)
+
+
+async def exchange(service: Service, params: Mapping[str, str]) -> str:
+    """An access token for a code, or :class:`OAuthError` with Nest's description."""
+    missing = [name for name in PARAMETERS if not params.get(name)]
+    if missing:
+        raise OAuthError(f"missing required parameters: {', '.join(missing)}")
+    if params["grant_type"] != "authorization_code":
+        raise OAuthError("unsupported grant type")
+    product = service.store.read(lambda conn: queries.client(conn, params["client_id"]))
+    offered = tokens.digest(params["client_secret"])
+    if product is None or product.secret_hash is None or not hmac.compare_digest(
+            product.secret_hash, offered):
+        raise OAuthError("client secret not found")
+    key = _code_digest(params["code"])
+    code = service.store.read(lambda conn: queries.code(conn, key))
+    if code is None or code.client_id != product.id:
+        raise OAuthError("authorization code not found")
+    if clock.parse(code.expires) <= service.clock():
+        raise OAuthError("authorization code expired")
+    token = tokens.new_token()
+
+    def redeem(conn: queries.Conn) -> bool:
+        if not queries.use_code(conn, key, clock.iso(service.clock())):
+            return False
+        grant = conn.execute("SELECT user_id FROM grants WHERE id = ?",
+                             (code.grant_id,)).fetchone()
+        queries.add_token(conn, tokens.digest(token), grant[0], product.id, code_hash=key)
+        return True
+
+    if not await service.store.write(redeem):
+        revoked = await service.store.write(lambda conn: queries.revoke_code_tokens(conn, key))
+        service.tokens_revoked(revoked)
+        raise OAuthError("authorization code has already been used")
+    return token

@@ -1,0 +1,59 @@
+"""Signed-in browsers: a random session cookie, stored as a digest, and its CSRF token.
+
+The CSRF token is derived from the session (an HMAC under the server's secret), so a form can
+carry it without the server keeping it in plain text; the store keeps only its digest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from roost import clock
+from roost.auth import tokens
+from roost.service import Service
+from roost.store import queries
+
+COOKIE = "roost_session"
+LIFETIME = timedelta(hours=12)
+
+
+@dataclass(frozen=True)
+class Session:
+    user_id: str
+    csrf: str
+
+    def csrf_ok(self, offered: str) -> bool:
+        return hmac.compare_digest(self.csrf.encode(), offered.encode())
+
+
+def _csrf(service: Service, cookie: str) -> str:
+    return hmac.new(service.secret.encode(), b"csrf:" + cookie.encode(),
+                    hashlib.sha256).hexdigest()
+
+
+async def start(service: Service, user_id: str) -> str:
+    """A new session for the user; the cookie value to set."""
+    cookie = secrets.token_urlsafe(32)
+    expires = clock.iso(service.clock() + LIFETIME)
+    csrf_hash = tokens.digest(_csrf(service, cookie))
+    await service.store.write(lambda conn: queries.add_session(
+        conn, tokens.digest(cookie), user_id, csrf_hash, expires))
+    return cookie
+
+
+def find(service: Service, cookie: str | None) -> Session | None:
+    if not cookie:
+        return None
+    row = service.store.read(lambda conn: queries.session(conn, tokens.digest(cookie)))
+    if row is None:
+        return None
+    user_id, csrf_hash, expires = row
+    csrf = _csrf(service, cookie)
+    if clock.parse(expires) <= service.clock() or not hmac.compare_digest(
+            tokens.digest(csrf), csrf_hash):
+        return None
+    return Session(user_id, csrf)

@@ -1,0 +1,1 @@
+"""Pages people see: signing in and letting a product into their home."""
