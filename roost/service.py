@@ -16,7 +16,7 @@ import orjson
 
 from roost import errors, rules
 from roost.auth import clients, tokens
-from roost.auth.principal import Principal
+from roost.auth.principal import Principal, View
 from roost.clock import Clock, system_clock
 from roost.hub import Hub, Subscriber
 from roost.model import document, paths, validate
@@ -32,8 +32,7 @@ AUTH_REVOKED = b"event: auth_revoked\ndata: null\n\n"
 class StreamKey(NamedTuple):
     """Streams with equal keys receive the same bytes, rendered once per change."""
 
-    user_id: str
-    permissions: frozenset[str]
+    view: View
     path: paths.Path
     # Only a location under /metadata differs per token; the root splices it in per stream.
     metadata: tuple[tuple[str, object], ...] = ()
@@ -45,7 +44,7 @@ class Service:
         self.clock = clock
         self.home = Home()
         self.hub = Hub(self._render)
-        self._trees: dict[tuple[str, frozenset[str]], dict[str, Any]] = {}
+        self._trees: dict[View, dict[str, Any]] = {}
         self._encoded: dict[tuple[Hashable, ...], bytes] = {}
         self._principals: dict[str, Principal] = {}
         self._secret = ""
@@ -81,6 +80,7 @@ class Service:
             principal = Principal(
                 grant.user_id, grant.client_id, grant.permissions, grant.client_version, token,
                 tokens.user_id_for(self._secret, grant.user_id, grant.client_id), grant.id,
+                structures=grant.structures,
             )
             self._principals[key] = principal
         return principal
@@ -122,6 +122,7 @@ class Service:
             if old is None:
                 continue  # not used since start: its first request reads the grant
             new = dataclasses.replace(old, permissions=grant.permissions,
+                                      structures=grant.structures,
                                       client_version=grant.client_version)
             if new != old:
                 # Replaced rather than dropped: the cached principal is the only place the
@@ -150,15 +151,14 @@ class Service:
 
     # -- reading -----------------------------------------------------------------------------
 
-    def _tree(self, user_id: str, permissions: frozenset[str]) -> dict[str, Any]:
-        key = (user_id, permissions)
-        tree = self._trees.get(key)
+    def _tree(self, view: View) -> dict[str, Any]:
+        tree = self._trees.get(view)
         if tree is None:
-            tree = self._trees[key] = document.project(self.home, user_id, permissions)
+            tree = self._trees[view] = document.project(self.home, *view)
         return tree
 
     def read(self, principal: Principal, path: paths.Path) -> Any:
-        tree = self._tree(*principal.view)
+        tree = self._tree(principal.view)
         if path[:1] == ("metadata",) or not path:
             tree = {**tree, "metadata": principal.metadata}
         return paths.navigate(tree, path)
@@ -167,7 +167,7 @@ class Service:
         """The encoded value at a location, shared by every principal with the same view."""
         if not path or path[0] == "metadata":
             return orjson.dumps(self.read(principal, path))
-        key = (*principal.view, path)
+        key = (principal.view, path)
         body = self._encoded.get(key)
         if body is None:
             body = self._encoded[key] = orjson.dumps(self.read(principal, path))
@@ -178,7 +178,7 @@ class Service:
     async def write(self, principal: Principal, path: paths.Path, body: Any) -> None:
         target = paths.write_target(path, body)
         obj = self.home.get(target.kind, target.id, pending=True)
-        if obj is None or obj.user_id != principal.user_id:
+        if obj is None or not principal.may_reach(obj.user_id, obj.structure_id):
             raise errors.not_found(paths.object_path(target.kind, target.id))
         values = validate.check(obj.kind, target.values, principal.permissions,
                                 principal.system)
@@ -217,7 +217,7 @@ class Service:
     def _stream(self, principal: Principal,
                 path: paths.Path) -> tuple[StreamKey, Callable[[bytes | None], bytes]]:
         """The group a principal's stream at ``path`` belongs to, and how it frames a body."""
-        key = StreamKey(*principal.view, path)
+        key = StreamKey(principal.view, path)
         if not path:
             meta = orjson.dumps(principal.metadata)
 
@@ -236,7 +236,7 @@ class Service:
 
     def _render(self, key: Hashable) -> bytes | None:
         assert isinstance(key, StreamKey)
-        tree = self._tree(key.user_id, key.permissions)
+        tree = self._tree(key.view)
         if not key.path:
             return orjson.dumps(tree)
         if key.metadata:

@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from roost.auth import tokens
+from roost.model.home import Obj
 from roost.model.schema import PERMISSIONS, THERMOSTAT_READ, THERMOSTAT_WRITE
 from roost.store import queries
 
@@ -297,3 +298,61 @@ def test_client_version_bump_needs_re_consent(api: Any) -> None:
     assert read_with(api, token, "/metadata").json()["client_version"] == 2
     postal = read_with(api, token, f"/structures/{api.structure_id}/postal_code")
     assert postal.status_code == 200 and postal.json() == "94043"
+
+
+# -- a user with several homes picks which ones a product sees -----------------------------
+
+
+def add_cabin(api: Any) -> str:
+    """A second home with one thermostat, committed as the simulator will add homes."""
+    home = api.service.home.get("structures", api.structure_id)
+    living = api.service.home.get("thermostats", api.living_room)
+    sid, tid = "cabin", "cabin-thermostat"
+    cabin = Obj("structures", sid, home.user_id, sid, 1, {
+        **home.data, "structure_id": sid, "name": "Cabin", "away": "home"})
+    stove = Obj("thermostats", tid, home.user_id, sid, 1, {
+        **living.data, "device_id": tid, "structure_id": sid})
+    api.client.portal.call(api.service.commit, [cabin, stove])
+    return sid
+
+
+def test_structure_picker_limits_what_the_token_reaches(api: Any) -> None:
+    cabin = add_cabin(api)
+    client_id, secret = make_product(api, [THERMOSTAT_WRITE])
+    sign_in(api)
+    page = consent(api, client_id).text
+    assert "Which homes may Heat Helper see?" in page
+    assert f'value="{cabin}"' in page and f'value="{api.structure_id}"' in page
+    allowed = api.client.post("/login/oauth2", data={
+        "csrf": csrf_of(page), "client_id": client_id, "state": "s", "decision": "allow",
+        "structure": cabin}, follow_redirects=False)
+    token = exchange(api, client_id, secret, pin_of(allowed.text)).json()["access_token"]
+    tree = read_with(api, token).json()
+    assert list(tree["structures"]) == [cabin]
+    assert list(tree["devices"]["thermostats"]) == ["cabin-thermostat"]
+    assert read_with(api, token, f"/structures/{api.structure_id}").status_code == 404
+    other_home = api.client.put(f"/devices/thermostats/{api.living_room}",
+                                json={"target_temperature_f": 72},
+                                headers={"Authorization": f"Bearer {token}"})
+    assert other_home.status_code == 404
+    mine = api.client.put("/devices/thermostats/cabin-thermostat",
+                          json={"target_temperature_f": 72},
+                          headers={"Authorization": f"Bearer {token}"})
+    assert mine.status_code == 200
+
+
+def test_picking_no_home_connects_nothing(api: Any) -> None:
+    add_cabin(api)
+    client_id, _ = make_product(api, [THERMOSTAT_READ])
+    sign_in(api)
+    page = consent(api, client_id).text
+    refused = api.client.post("/login/oauth2", data={
+        "csrf": csrf_of(page), "client_id": client_id, "state": "s", "decision": "allow",
+        "structure": "not-mine"}, follow_redirects=False)
+    assert refused.status_code == 400 and 'id="pin"' not in refused.text
+
+
+def test_one_home_needs_no_picker(api: Any) -> None:
+    client_id, _ = make_product(api, [THERMOSTAT_READ])
+    sign_in(api)
+    assert "Which homes" not in consent(api, client_id).text

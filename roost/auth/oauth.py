@@ -36,9 +36,12 @@ def new_pin() -> str:
     return "".join(secrets.choice(PIN_ALPHABET) for _ in range(PIN_LENGTH))
 
 
-async def issue_code(service: Service, user_id: str, product: queries.Client) -> str:
-    """The user allowed the product: record the grant as accepted now, and a code for it."""
-    grant = await service.store.write(lambda conn: queries.accept(conn, user_id, product))
+async def issue_code(service: Service, user_id: str, product: queries.Client,
+                     structures: frozenset[str] | None = None) -> str:
+    """The user allowed the product (into the chosen structures, or all): record the grant
+    as accepted now, and a code for it."""
+    grant = await service.store.write(
+        lambda conn: queries.accept(conn, user_id, product, structures))
     await service.grant_changed(grant.id)
     pin = product.redirect_uri is None
     code = new_pin() if pin else secrets.token_urlsafe(24)

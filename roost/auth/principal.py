@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from roost.model.schema import ANY
+
+
+class View(NamedTuple):
+    """What decides the projection: principals with equal views see the same tree."""
+
+    user_id: str
+    permissions: frozenset[str]
+    structures: frozenset[str] | None = None  # None: every structure of the user
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,11 +26,15 @@ class Principal:
     metadata_user_id: str = ""
     grant_id: str = ""
     system: bool = False  # the devices and Nest's own logic
+    structures: frozenset[str] | None = None  # the homes the user chose; None: all of them
 
     @property
-    def view(self) -> tuple[str, frozenset[str]]:
-        """What decides the projection: principals with equal views see the same tree."""
-        return (self.user_id, self.permissions)
+    def view(self) -> View:
+        return View(self.user_id, self.permissions, self.structures)
+
+    def may_reach(self, user_id: str, structure_id: str) -> bool:
+        return user_id == self.user_id and (
+            self.structures is None or structure_id in self.structures)
 
     @property
     def metadata(self) -> dict[str, object]:

@@ -31,7 +31,8 @@ def project_object(home: Home, obj: Obj, fields: tuple[Field, ...],
     return out
 
 
-def project(home: Home, user_id: str, permissions: frozenset[str]) -> dict[str, Any]:
+def project(home: Home, user_id: str, permissions: frozenset[str],
+            structures: frozenset[str] | None = None) -> dict[str, Any]:
     """``{"devices": {...}, "structures": {...}}`` as this principal may see it.
 
     Collections with nothing visible are left out rather than sent empty, as Nest's
@@ -42,7 +43,8 @@ def project(home: Home, user_id: str, permissions: frozenset[str]) -> dict[str, 
     for kind in DEVICE_KINDS:
         if fields[kind]:
             objs = {o.id: project_object(home, o, fields[kind], permissions)
-                    for o in home.of_user(user_id, kind)}
+                    for o in home.of_user(user_id, kind)
+                    if structures is None or o.structure_id in structures}
             if objs:
                 devices[kind] = objs
     tree: dict[str, Any] = {}
@@ -50,7 +52,8 @@ def project(home: Home, user_id: str, permissions: frozenset[str]) -> dict[str, 
         tree["devices"] = devices
     if fields["structures"]:
         structures = {o.id: project_object(home, o, fields["structures"], permissions)
-                      for o in home.of_user(user_id, "structures")}
+                      for o in home.of_user(user_id, "structures")
+                      if structures is None or o.id in structures}
         if structures:
             tree["structures"] = structures
     return tree

@@ -163,31 +163,43 @@ class Grant:
     client_id: str
     client_version: int
     permissions: frozenset[str]
+    structures: frozenset[str] | None = None  # the homes the user chose; None: all
 
 
-def accept(conn: Conn, user_id: str, product: Client) -> Grant:
-    """The user accepts the product as it is now: its permissions at its current version."""
+_GRANT = "g.id, g.user_id, g.client_id, g.client_version, g.permissions, g.structures"
+
+
+def _grant(row: tuple | None) -> Grant | None:  # type: ignore[type-arg]
+    if row is None:
+        return None
+    *head, permissions, structures = row
+    return Grant(*head, frozenset(orjson.loads(permissions)),
+                 None if structures is None else frozenset(orjson.loads(structures)))
+
+
+def accept(conn: Conn, user_id: str, product: Client,
+           structures: Iterable[str] | None = None) -> Grant:
+    """The user accepts the product as it is now: its permissions at its current version,
+    for the chosen structures (all of them when None)."""
     now = _now()
+    chosen = None if structures is None else _json(structures)
     conn.execute(
-        "INSERT INTO grants (id, user_id, client_id, client_version, permissions, created, "
-        "updated) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, client_id) DO UPDATE SET "
-        "client_version = excluded.client_version, permissions = excluded.permissions, "
+        "INSERT INTO grants (id, user_id, client_id, client_version, permissions, structures, "
+        "created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, client_id) "
+        "DO UPDATE SET client_version = excluded.client_version, "
+        "permissions = excluded.permissions, structures = excluded.structures, "
         "updated = excluded.updated",
         (uuid.uuid4().hex, user_id, product.id, product.version, _json(product.permissions),
-         now, now))
+         chosen, now, now))
     found = grant(conn, user_id, product.id)
     assert found is not None
     return found
 
 
 def grant(conn: Conn, user_id: str, client_id: str) -> Grant | None:
-    row = conn.execute(
-        "SELECT id, user_id, client_id, client_version, permissions FROM grants "
-        "WHERE user_id = ? AND client_id = ?", (user_id, client_id)).fetchone()
-    if row is None:
-        return None
-    *head, permissions = row
-    return Grant(*head, frozenset(orjson.loads(permissions)))
+    return _grant(conn.execute(f"SELECT {_GRANT} FROM grants g "
+                               "WHERE g.user_id = ? AND g.client_id = ?",
+                               (user_id, client_id)).fetchone())
 
 
 def add_token(conn: Conn, token_hash: str, user_id: str, client_id: str,
@@ -205,14 +217,9 @@ def add_token(conn: Conn, token_hash: str, user_id: str, client_id: str,
 
 
 def token_grant(conn: Conn, token_hash: str) -> Grant | None:
-    row = conn.execute(
-        "SELECT g.id, g.user_id, g.client_id, g.client_version, g.permissions "
-        "FROM tokens t JOIN grants g ON g.id = t.grant_id "
-        "WHERE t.hash = ? AND t.revoked IS NULL", (token_hash,)).fetchone()
-    if row is None:
-        return None
-    *head, permissions = row
-    return Grant(*head, frozenset(orjson.loads(permissions)))
+    return _grant(conn.execute(f"SELECT {_GRANT} FROM tokens t JOIN grants g "
+                               "ON g.id = t.grant_id WHERE t.hash = ? AND t.revoked IS NULL",
+                               (token_hash,)).fetchone())
 
 
 def revoke_token(conn: Conn, token_hash: str) -> bool:

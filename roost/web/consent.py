@@ -94,12 +94,14 @@ async def authorize(request: Request) -> Response:
         return page(request, "login.html", product=product, email="", error="",
                     next=str(request.url.path) + "?" + request.url.query)
     user = service.store.read(lambda conn: queries.user_by_id(conn, session.user_id))
+    homes = _structures(service, session.user_id)
     accepted = service.store.read(lambda conn: queries.grant(conn, session.user_id, product.id))
     return page(
         request, "consent.html", product=product, email=user.email if user else "",
         permissions=[PERMISSION_TEXT[p] for p in PERMISSIONS if p in product.permissions],
         updated=accepted is not None and accepted.client_version < product.version,
         csrf=session.csrf, state=request.query_params["state"],
+        structures=homes if len(homes) > 1 else [],
         redirect_uri=request.query_params.get("redirect_uri", ""))
 
 
@@ -120,10 +122,21 @@ async def decide(request: Request) -> Response:
             return _redirect(product.redirect_uri, error="access_denied", state=state)
         return message(request, "Not connected",
                        f"{product.name} was not allowed into your home.", 200)
-    code = await oauth.issue_code(service, session.user_id, product)
+    homes = {id for id, _ in _structures(service, session.user_id)}
+    chosen: frozenset[str] | None = None
+    if len(homes) > 1:  # the user picked homes on the consent page
+        chosen = frozenset(str(s) for s in form.getlist("structure")) & homes
+        if not chosen:
+            return message(request, "Not connected",
+                           "Choose at least one home to connect, then try again.")
+    code = await oauth.issue_code(service, session.user_id, product, chosen)
     if product.redirect_uri is not None:
         return _redirect(product.redirect_uri, code=code, state=state)
     return page(request, "pin.html", product=product, pin=code)
+
+
+def _structures(service: Service, user_id: str) -> list[tuple[str, str]]:
+    return [(s.id, s.data.get("name", "")) for s in service.home.of_user(user_id, "structures")]
 
 
 def _safe_next(value: str) -> str:
