@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from argon2 import PasswordHasher
 
 from roost.auth import tokens
 from roost.model.home import Obj
@@ -356,3 +357,16 @@ def test_one_home_needs_no_picker(api: Any) -> None:
     client_id, _ = make_product(api, [THERMOSTAT_READ])
     sign_in(api)
     assert "Which homes" not in consent(api, client_id).text
+
+
+def test_a_weak_password_hash_is_upgraded_at_sign_in(api: Any) -> None:
+    weak = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash("demo")
+    user_id = api.service.home.get("structures", api.structure_id).user_id
+    api.client.portal.call(api.service.store.write,
+                           lambda conn: queries.set_password_hash(conn, user_id, weak))
+    assert sign_in(api).status_code == 303
+    stored = api.service.store.read(lambda conn: queries.user_by_id(conn, user_id)).password_hash
+    assert stored != weak and stored.startswith("$argon2id$")
+    params = dict(p.split("=") for p in stored.split("$")[3].split(","))
+    assert int(params["m"]) >= 19456 and int(params["t"]) >= 2
+    assert sign_in(api).status_code == 303

@@ -12,6 +12,11 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+def needs_rehash(password_hash: str) -> bool:
+    """Hashed with weaker parameters than today's: rehash at the next successful sign-in."""
+    return _hasher.check_needs_rehash(password_hash)
+
+
 def verify(password_hash: str, password: str) -> bool:
     try:
         return _hasher.verify(password_hash, password)

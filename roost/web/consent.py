@@ -162,6 +162,9 @@ async def sign_in(request: Request) -> Response:
         return page(request, "login.html", 400, product=None, email=email, next=next_url,
                     error="Wrong email or password.")
     throttle.succeeded(email)
+    if passwords.needs_rehash(user.password_hash):
+        new_hash = await asyncio.to_thread(passwords.hash_password, password)
+        await service.store.write(lambda conn: queries.set_password_hash(conn, user.id, new_hash))
     cookie = await sessions.start(service, user.id)
     response = RedirectResponse(next_url, status_code=303, headers=SECURITY_HEADERS)
     response.set_cookie(sessions.COOKIE, cookie, max_age=int(sessions.LIFETIME.total_seconds()),
