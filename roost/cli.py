@@ -38,7 +38,8 @@ def main() -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @db_option
 @click.option("--demo", "with_demo", is_flag=True,
-              help="Create the demo home if the database has none, and print a token for it.")
+              help="Create the demo user, home and product unless they exist, and print a "
+              "token for the user.")
 @click.option("--redirect-port", type=int, default=None,
               help="Also listen here and answer every request with a 307 to --port, as Nest's "
               "developer-api front door did.")
