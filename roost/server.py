@@ -15,16 +15,18 @@ from starlette.applications import Starlette
 
 from roost.api.redirect import FrontDoor
 
-_AUTH_QUERY = re.compile(r"(auth=)[^&\s]*")
+# Query parameters that carry secrets: data-API tokens (`?auth=`), and the token exchange's
+# parameters, which many clients send in the query string rather than the body.
+_SECRET_QUERY = re.compile(r"([?&](?:auth|client_secret|code|access_token|password)=)[^&\s]*")
 
 
 class RedactTokens(logging.Filter):
-    """Access logs show paths with their query; an ``?auth=`` token must never reach a log."""
+    """Access logs show paths with their query; no secret in one may reach a log."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
-            record.args = tuple(_AUTH_QUERY.sub(r"\1[redacted]", a) if isinstance(a, str) else a
-                                for a in record.args)
+            record.args = tuple(_SECRET_QUERY.sub(r"\1[redacted]", a) if isinstance(a, str)
+                                else a for a in record.args)
         return True
 
 

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import nest.nest
@@ -91,6 +92,28 @@ def test_python_nest_pin_authorization_and_no_plaintext_secrets(
             "grant_type": "authorization_code"})
         assert second.json()["error_description"] == "authorization code has already been used"
         assert client.get("/", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+    # A redirect-flow product whose code goes to the token endpoint in the query string, as
+    # openHAB and nest-manager send it: the access log must not keep code or secret.
+    created = roost(server, "client", "create", "--name", "Hub Bridge", "--redirect-uri",
+                    "https://bridge.example/cb", "--permission", "Away read")
+    bridge_id = re.search(r"client_id: (\S+)", created).group(1)  # type: ignore[union-attr]
+    bridge_secret = re.search(r"client_secret: (\S+)", created).group(1)  # type: ignore[union-attr]
+    with httpx.Client(base_url=server.url, timeout=15, follow_redirects=False) as browser:
+        signed = browser.post("/login", data={"email": EMAIL, "password": PASSWORD,
+                                              "next": "/login/oauth2?x"})
+        assert signed.status_code == 303
+        page = browser.get("/login/oauth2", params={"client_id": bridge_id, "state": "s"}).text
+        form = dict(re.findall(r'name="(csrf|client_id|state)" value="([^"]*)"', page))
+        allowed = browser.post("/login/oauth2", data={**form, "decision": "allow"})
+        code = parse_qs(urlsplit(allowed.headers["location"]).query)["code"][0]
+        exchanged = browser.post("/oauth2/access_token", params={
+            "client_id": bridge_id, "client_secret": bridge_secret, "code": code,
+            "grant_type": "authorization_code"})
+        assert exchanged.status_code == 200
+        secrets += [bridge_secret, code, exchanged.json()["access_token"],
+                    browser.cookies["roost_session"], form["csrf"]]
+    assert any("/oauth2/access_token?" in line for line in server.output)  # it was logged
 
     server.terminate()  # flush and close the database and the log
     stored = b"".join(p.read_bytes() for p in server.db.parent.glob(server.db.name + "*"))
