@@ -147,3 +147,7 @@ def test_python_nest_reads_and_writes_with_a_pin_token(
                       headers={"Authorization": f"Bearer {napi.access_token}"}) as client:
         device = client.get(f"/devices/thermostats/{living.serial}").json()
     assert device["target_temperature_f"] == 73
+    # A graceful stop ends python-nest's stream cleanly; a kill would cut it mid-response,
+    # which python-nest does not catch on its thread.
+    server.terminate()
+    napi._event_thread.join(10)
