@@ -21,6 +21,7 @@ from roost.clock import Clock, system_clock
 from roost.hub import Hub, Subscriber
 from roost.model import document, paths, validate
 from roost.model.home import Change, Home, Obj
+from roost.model.schema import effective
 from roost.store import queries
 from roost.store.base import Store
 
@@ -78,7 +79,8 @@ class Service:
             if grant is None:
                 raise errors.unauthorized()
             principal = Principal(
-                grant.user_id, grant.client_id, grant.permissions, grant.client_version, token,
+                grant.user_id, grant.client_id, effective(grant.permissions),
+                grant.client_version, token,
                 tokens.user_id_for(self._secret, grant.user_id, grant.client_id), grant.id,
                 structures=grant.structures,
             )
@@ -121,7 +123,7 @@ class Service:
             old = self._principals.get(key)
             if old is None:
                 continue  # not used since start: its first request reads the grant
-            new = dataclasses.replace(old, permissions=grant.permissions,
+            new = dataclasses.replace(old, permissions=effective(grant.permissions),
                                       structures=grant.structures,
                                       client_version=grant.client_version)
             if new != old:

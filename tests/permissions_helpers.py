@@ -21,7 +21,7 @@ import orjson
 from roost.auth import tokens
 from roost.hub import Subscriber
 from roost.model import paths
-from roost.model.schema import FIELDS, PERMISSIONS
+from roost.model.schema import FIELDS, PERMISSIONS, effective
 from roost.store import open_store, queries
 
 if TYPE_CHECKING:
@@ -49,12 +49,18 @@ class Fact:
         return "/".join(self.path)
 
 
+def granting(needs: frozenset[str]) -> frozenset[str]:
+    """The permissions that, granted at their newest version, satisfy a field's set (which
+    may name a version, "Thermostat read/write@5")."""
+    return frozenset(p for p in PERMISSIONS if effective(frozenset({p})) & needs)
+
+
 def facts() -> list[Fact]:
     found = []
     for kind, fields in FIELDS.items():
         for f in fields.values():
-            read = f.read if f.readable else frozenset()
-            found.append(Fact(kind, (f.name,), read, f.write))
+            read = granting(f.read) if f.readable else frozenset()
+            found.append(Fact(kind, (f.name,), read, granting(f.write)))
             found.extend(Fact(kind, (f.name, key), read & needs, frozenset())
                          for key, needs in f.restricted)
     return found

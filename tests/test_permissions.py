@@ -629,3 +629,45 @@ def test_a_real_stream_at_an_unreadable_location_is_404(roost_server: RoostProce
     response = real_get(server, token, "/devices/cameras")
     assert_not_found(response, "/devices/cameras")
     assert "cameras" not in real_get(server, token, "/devices").json()
+
+
+# -- permission versions -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("entry", "scale_writable"), [
+    ("Thermostat read/write v4", False),
+    ("Thermostat read/write v5", True),
+    ("Thermostat read/write", True),  # the newest version, 6
+])
+def test_temperature_scale_and_label_need_thermostat_read_write_v5(
+        api: Api, entry: str, scale_writable: bool) -> None:
+    token = grant_token(api, [entry]).token
+    headers = {"Authorization": f"Bearer {token}"}
+    path = f"/devices/thermostats/{api.living_room}"
+    device = api.client.get(path, headers=headers).json()
+    assert device["temperature_scale"] == "F" and "label" in device  # readable at any version
+    assert api.client.put(path, json={"target_temperature_f": 71},
+                          headers=headers).status_code == 200
+    for body in ({"temperature_scale": "C"}, {"label": "den"}):
+        response = api.client.put(path, json=body, headers=headers)
+        if scale_writable:
+            assert response.status_code == 200, response.text
+        else:
+            assert response.status_code == 400
+            assert response.json()["details"] == {"fields": next(iter(body))}
+
+
+@pytest.mark.parametrize("entry", ["Thermostat read/write v7", "Thermostat read/write v0",
+                                   "Structure read/write v2", "Thermostat read/write vX"])
+def test_a_version_a_permission_never_had_is_refused(api: Api, entry: str) -> None:
+    response = api.client.post("/api/v1/clients", json={"name": "Old App",
+                                                        "permissions": [entry]})
+    assert response.status_code == 400
+    assert entry in response.json()["message"]
+
+
+def test_a_permission_named_twice_is_refused(api: Api) -> None:
+    response = api.client.post("/api/v1/clients", json={
+        "name": "Twice", "permissions": ["Thermostat read", "Thermostat read v2"]})
+    assert response.status_code == 400
+    assert "once" in response.json()["message"]

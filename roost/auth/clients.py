@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from roost.auth.tokens import FIRST_PARTY_CLIENT
-from roost.model.schema import PERMISSIONS
+from roost.model.schema import PERMISSIONS, parse_permission
 from roost.store import queries
 
 NAME_MAX = 100
@@ -67,14 +67,23 @@ def check_redirect_uri(uri: str) -> str:
 
 
 def check_permissions(names: Iterable[str]) -> frozenset[str]:
-    """Nest's permission names, spelled as in :data:`PERMISSIONS`; at least one."""
+    """Nest's permission names, spelled as in :data:`PERMISSIONS`, each optionally at an older
+    version (``"Thermostat read/write v4"``); at least one, each name once."""
     chosen = frozenset(names)
-    unknown = sorted(chosen - frozenset(PERMISSIONS))
+    unknown = []
+    for entry in sorted(chosen):
+        try:
+            parse_permission(entry)
+        except ValueError:
+            unknown.append(entry)
     if unknown:
         raise InvalidProduct(
             f"unknown permission{'s' if len(unknown) > 1 else ''} "
             f"{', '.join(map(repr, unknown))}; valid permissions are: "
-            + ", ".join(map(repr, PERMISSIONS)))
+            + ", ".join(map(repr, PERMISSIONS))
+            + " (optionally with an older version, e.g. 'Thermostat read/write v4')")
+    if len({parse_permission(e)[0] for e in chosen}) < len(chosen):
+        raise InvalidProduct("each permission may be named once")
     if not chosen:
         raise InvalidProduct("a product needs at least one permission")
     return chosen
@@ -82,5 +91,5 @@ def check_permissions(names: Iterable[str]) -> frozenset[str]:
 
 def ordered(permissions: Iterable[str]) -> list[str]:
     """Permissions in Nest's order (the order of :data:`PERMISSIONS`), for display."""
-    chosen = set(permissions)
-    return [name for name in PERMISSIONS if name in chosen]
+    rank = {name: i for i, name in enumerate(PERMISSIONS)}
+    return sorted(permissions, key=lambda entry: rank[parse_permission(entry)[0]])

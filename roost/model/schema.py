@@ -39,6 +39,49 @@ PERMISSIONS = (
     ENERGY_READ, STRUCTURE_WRITE, SECURITY_STATE_READ,
 )
 
+# The newest version of each permission (spec §7). A product grants a permission at its newest
+# version unless it names an older one ("Thermostat read/write v4"); fields added in a later
+# version stay out of reach of older grants.
+LATEST_VERSION = {
+    THERMOSTAT_READ: 6, THERMOSTAT_WRITE: 6, SMOKE_CO_READ: 5, AWAY_READ: 2, AWAY_WRITE: 2,
+    ETA_WRITE: 2, POSTAL_CODE_READ: 2, CAMERA_READ: 3, CAMERA_READ_IMAGES: 4, CAMERA_WRITE: 3,
+    CAMERA_WRITE_IMAGES: 4, ENERGY_READ: 2, STRUCTURE_WRITE: 1, SECURITY_STATE_READ: 1,
+}
+
+
+def since(permission: str, version: int) -> str:
+    """The name a field lists to need ``permission`` at ``version`` or newer."""
+    return f"{permission}@{version}"
+
+
+def parse_permission(entry: str) -> tuple[str, int]:
+    """``"Thermostat read/write v4"`` → (name, 4); a bare name is its newest version.
+    Raises ValueError for an unknown name or version."""
+    name, _, version = entry.rpartition(" v")
+    if name in LATEST_VERSION and version.isdigit():
+        number = int(version)
+    else:
+        name, number = entry, LATEST_VERSION.get(entry, 0)
+    if name not in LATEST_VERSION or not 1 <= number <= LATEST_VERSION[name]:
+        raise ValueError(entry)
+    return name, number
+
+
+@cache
+def effective(entries: frozenset[str]) -> frozenset[str]:
+    """What a grant's permission entries satisfy: each name, and ``name@n`` for every version
+    up to the one granted, so field checks stay plain set intersections."""
+    names: set[str] = set()
+    for entry in entries:
+        try:
+            name, version = parse_permission(entry)
+        except ValueError:
+            continue  # a permission Roost no longer knows grants nothing
+        names.add(name)
+        names.update(since(name, n) for n in range(2, version + 1))
+    return frozenset(names)
+
+
 # What each permission means, in the words the consent page shows a user.
 PERMISSION_TEXT = {
     THERMOSTAT_READ: "See your thermostats: temperatures, humidity, modes and settings",
@@ -158,8 +201,9 @@ _THERMOSTATS = [
           frozenset({THERMOSTAT_WRITE}), unit="minutes", enum=FAN_TIMER_DURATIONS),
     Field("thermostats", "has_leaf", "boolean", "The energy-saving leaf is shown", THERMOSTAT,
           reported=True),
+    # Writable from Thermostat read/write v5 (spec §4.3).
     Field("thermostats", "temperature_scale", "string", "Scale shown on the device",
-          THERMOSTAT, frozenset({THERMOSTAT_WRITE}), enum=("C", "F")),
+          THERMOSTAT, frozenset({since(THERMOSTAT_WRITE, 5)}), enum=("C", "F")),
     *_temperature("thermostats", "target_temperature", "Target temperature (heat or cool mode)",
                   THERMOSTAT, frozenset({THERMOSTAT_WRITE}), bounded=True),
     *_temperature("thermostats", "target_temperature_high",
@@ -187,7 +231,7 @@ _THERMOSTATS = [
     Field("thermostats", "hvac_state", "string", "What the system is doing now", THERMOSTAT,
           enum=("heating", "cooling", "off"), reported=True),
     Field("thermostats", "label", "string", "Custom label, shown in the name", THERMOSTAT,
-          frozenset({THERMOSTAT_WRITE})),
+          frozenset({since(THERMOSTAT_WRITE, 5)})),  # writable from v5, like the scale
     Field("thermostats", "is_locked", "boolean", "Temperature lock is on", THERMOSTAT),
     *_temperature("thermostats", "locked_temp_min", "Lowest temperature allowed by the lock",
                   THERMOSTAT),

@@ -16,9 +16,9 @@ from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
 from roost.api.oauth import oauth_error
-from roost.auth import oauth, passwords, sessions
+from roost.auth import clients, oauth, passwords, sessions
 from roost.auth.throttle import LoginThrottle
-from roost.model.schema import PERMISSION_TEXT, PERMISSIONS
+from roost.model.schema import PERMISSION_TEXT, parse_permission
 from roost.service import Service
 from roost.store import queries
 
@@ -98,7 +98,8 @@ async def authorize(request: Request) -> Response:
     accepted = service.store.read(lambda conn: queries.grant(conn, session.user_id, product.id))
     return page(
         request, "consent.html", product=product, email=user.email if user else "",
-        permissions=[PERMISSION_TEXT[p] for p in PERMISSIONS if p in product.permissions],
+        permissions=[PERMISSION_TEXT[parse_permission(p)[0]]
+                     for p in clients.ordered(product.permissions)],
         updated=accepted is not None and accepted.client_version < product.version,
         csrf=session.csrf, state=request.query_params["state"],
         structures=homes if len(homes) > 1 else [],
