@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sse import Stream
 from starlette.testclient import TestClient
 
 from roost import demo
@@ -105,6 +106,15 @@ class RoostProcess:
     def restart(self) -> RoostProcess:
         self.kill()
         return self.start()
+
+
+@pytest.fixture
+def streams() -> Iterator[list[Stream]]:
+    """SSE streams a test opens, closed after it."""
+    opened: list[Stream] = []
+    yield opened
+    for stream in opened:
+        stream.close()
 
 
 @pytest.fixture

@@ -15,8 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import nest.nest
 import pytest
-
-from tests.conftest import RoostProcess
+from conftest import RoostProcess
 
 EMAIL, PASSWORD = "pat@example.com", "correct horse battery"
 

@@ -10,7 +10,6 @@ real SSE against a ``roost serve`` process.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -31,7 +30,7 @@ from permissions_helpers import (
     subscribe,
     update_product,
 )
-from test_streaming import Stream
+from sse import Stream
 
 from roost import errors
 from roost.clock import iso
@@ -552,14 +551,6 @@ def test_deleting_a_product_ends_its_streams(api: Api) -> None:
 
 
 # -- real streams, against a real server -----------------------------------------------------
-
-
-@pytest.fixture
-def streams() -> Iterator[list[Stream]]:
-    opened: list[Stream] = []
-    yield opened
-    for stream in opened:
-        stream.close()
 
 
 def real_get(server: RoostProcess, token: str, path: str) -> httpx.Response:

@@ -10,8 +10,7 @@ import time
 from typing import Any
 
 import httpx
-
-from tests.conftest import RoostProcess
+from conftest import RoostProcess
 
 
 def new_token(server: RoostProcess) -> str:
