@@ -123,7 +123,7 @@ def start_roost(workdir: Path, *, synchronous: str = "FULL", keepalive: float = 
     port = free_port()
     db = workdir / f"roost-{port}.db"
     log = workdir / f"roost-{port}.log"
-    args = ["-m", "roost", "serve", "--demo", "--db", str(db), "--host", HOST,
+    args = ["-m", "roost", "serve", "--demo", "--no-simulate", "--db", str(db), "--host", HOST,
             "--port", str(port), "--synchronous", synchronous, "--keepalive", str(keepalive),
             "--log-level", "warning"]
     process = _spawn(args, log)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -18,6 +19,7 @@ from roost.clock import Clock, system_clock
 from roost.model import openapi
 from roost.service import Service
 from roost.settings import Settings
+from roost.simulator.runner import Simulator
 from roost.store import open_store
 from roost.web import consent
 
@@ -38,9 +40,15 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock,
         await service.start()
         if on_ready is not None:
             await on_ready(service)
+        # Started after on_ready, so the simulator's first tick sees the home it prepared.
+        simulator = Simulator(service, speed=settings.speed) if settings.simulate else None
+        running = asyncio.create_task(simulator.run()) if simulator else None
         try:
             yield
         finally:
+            if simulator is not None and running is not None:
+                simulator.stop()  # lets a step in progress finish before the store closes
+                await running
             await service.stop()
             service.store.close()
 

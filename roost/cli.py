@@ -15,10 +15,12 @@ from rich.table import Table
 from roost import demo
 from roost.app import create_app
 from roost.auth import clients, passwords, tokens
+from roost.clock import system_clock
 from roost.model.schema import PERMISSIONS
 from roost.server import serve as run_server
 from roost.service import Service
 from roost.settings import Settings
+from roost.simulator.clock import accelerated
 from roost.store import open_store, queries
 from roost.store.base import Store
 
@@ -47,11 +49,19 @@ def main() -> None:
               help="Seconds between keep-alive events on idle streams.")
 @click.option("--synchronous", type=click.Choice(["FULL", "NORMAL"]), default="FULL",
               show_default=True, help="SQLite durability: FULL also survives power loss.")
+@click.option("--speed", default=1.0, show_default=True,
+              type=click.FloatRange(min=0, min_open=True),
+              help="Simulated time runs this many times faster than real time (60: a "
+              "simulated minute per second). Every timestamp the API shows follows it.")
+@click.option("--simulate/--no-simulate", default=True, show_default=True,
+              help="Run the simulated devices; without it the home changes only when written.")
 @click.option("--log-level", default="info", show_default=True)
 def serve(host: str, port: int, db: str, with_demo: bool, redirect_port: int | None,
-          keepalive: float, synchronous: str, log_level: str) -> None:
+          keepalive: float, synchronous: str, speed: float, simulate: bool,
+          log_level: str) -> None:
     """Serve the Works with Nest API."""
-    settings = Settings(db=db, keepalive=keepalive, synchronous=synchronous)
+    settings = Settings(db=db, keepalive=keepalive, synchronous=synchronous, speed=speed,
+                        simulate=simulate)
 
     async def ready(service: Service) -> None:
         if with_demo:
@@ -69,7 +79,10 @@ def serve(host: str, port: int, db: str, with_demo: bool, redirect_port: int | N
         if redirect_port is not None:
             console.print(f"front door: http://{host}:{redirect_port}/ redirects to it")
 
-    run_server(create_app(settings, on_ready=ready), host, port, redirect_port, log_level)
+    # At speed 1 the system clock itself, so a real-time server shows exact real time.
+    clock = system_clock if speed == 1 else accelerated(speed)
+    run_server(create_app(settings, clock, on_ready=ready), host, port, redirect_port,
+               log_level)
 
 
 @main.group()

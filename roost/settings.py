@@ -12,3 +12,5 @@ class Settings:
     send_timeout: float = 60.0  # a stream whose peer takes longer than this to read is closed
     max_body: int = 64 * 1024  # bytes in a write
     synchronous: str = "FULL"  # SQLite: FULL survives power loss, NORMAL only crashes
+    simulate: bool = True  # run the home simulator (devices and Nest's own logic)
+    speed: float = 1.0  # simulated seconds per real second; paces the simulator's ticks

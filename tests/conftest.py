@@ -57,8 +57,10 @@ class RoostProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 20.0) -> RoostProcess:
-        cmd = [sys.executable, "-m", "roost", "serve", "--demo", "--db", str(self.db),
-               "--port", str(self.port), *self.args]
+        # The home holds still unless a test writes it: simulated devices would send
+        # events and writes of their own (tests/test_simulator.py drives them by hand).
+        cmd = [sys.executable, "-m", "roost", "serve", "--demo", "--no-simulate",
+               "--db", str(self.db), "--port", str(self.port), *self.args]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
         deadline = time.monotonic() + timeout
@@ -185,7 +187,7 @@ def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
     async def ready(service: Service) -> None:
         tokens.append(await demo.ensure(service))
 
-    app = create_app(Settings(db=str(tmp_path / "roost.db"), keepalive=0.2), clock=clock,
-                     on_ready=ready)
+    app = create_app(Settings(db=str(tmp_path / "roost.db"), keepalive=0.2, simulate=False),
+                     clock=clock, on_ready=ready)
     with TestClient(app) as client:
         yield Api(client, app.state.service, clock, tokens[0])
