@@ -37,6 +37,8 @@ def plan(home: Home, obj: Obj, values: dict[str, Any], now: datetime,
         f = fields[name]
         if name == "hvac_mode":
             thermostat.set_mode(d, value, reason="system")
+        elif name == "eta":  # the stored windows by trip, as the rules keep them
+            structure.set_trips(d, value)
         elif name != "away":
             d[f.key] = units.exact(value, f.scale) if f.scale else value
     thermostats = structure.set_away(home, obj, d, values.get("away"))

@@ -69,6 +69,11 @@ def _set_eta(home: Home, obj: Obj, d: dict[str, Any], eta: dict[str, Any],
         if end <= now:
             raise errors.eta_invalid("the window has already ended", {"end": clock.iso(end)})
         trips[trip] = {"begin": clock.iso(begin), "end": clock.iso(end)}
+    set_trips(d, trips)
+
+
+def set_trips(d: dict[str, Any], trips: dict[str, dict[str, str]]) -> None:
+    """Store the arrival windows by trip; eta_begin is the earliest begin, the epoch if none."""
     d["eta"] = trips
     d["eta_begin"] = min((w["begin"] for w in trips.values()), default=clock.EPOCH)
 

@@ -66,6 +66,7 @@ class Simulator:
         now = self.service.clock()
         seconds = max(0.0, (now - self._last).total_seconds())
         self._last = now
+        await self._expire_arrivals(now)
         thermostats = [o for o in list(self.service.home.committed.values())
                        if o.kind == "thermostats" and not o.deleted]
         for obj in thermostats:
@@ -80,6 +81,18 @@ class Simulator:
             except errors.ApiError:
                 # Deleted or changed under us since the snapshot: the next tick sees it anew.
                 log.warning("simulator write to thermostat %s refused", obj.id, exc_info=True)
+
+    async def _expire_arrivals(self, now: datetime) -> None:
+        """Nest's own logic forgets arrival windows that have ended, so eta_begin moves on to
+        the next one, or back to the epoch."""
+        for obj in [o for o in list(self.service.home.committed.values())
+                    if o.kind == "structures" and o.data.get("eta")]:
+            trips = obj.data["eta"]
+            left = {t: w for t, w in trips.items() if (parse(w["end"]) or now) > now}
+            if left != trips:
+                with contextlib.suppress(errors.ApiError):
+                    await self.service.write(system(obj.user_id), ("structures", obj.id),
+                                             {"eta": left})
 
     def _room(self, obj: Obj) -> thermal.Room:
         d = obj.data
