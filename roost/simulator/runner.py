@@ -14,10 +14,12 @@ from typing import Any
 from roost import errors
 from roost.auth.principal import system
 from roost.clock import EPOCH, iso, parse
-from roost.model import units
+from roost.model import derived, units
 from roost.model.home import Obj
 from roost.service import Service
 from roost.simulator import thermal
+from roost.simulator.alarms import AlarmScenarios
+from roost.simulator.cameras import CameraEvents
 from roost.simulator.weather import Weather
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,9 @@ class Simulator:
         # changed the stored reading: the room then starts again from it.
         self._reported: dict[str, tuple[float, float]] = {}
         self._stopping = asyncio.Event()
+        # Scenarios someone triggers (alarms, camera events) that the clock then plays out.
+        self.alarms = AlarmScenarios(service)
+        self.cameras = CameraEvents(service)
 
     async def run(self, tick: timedelta = TICK) -> None:
         """Step once per ``tick`` of simulated time until :meth:`stop`. A failed step is
@@ -67,6 +72,8 @@ class Simulator:
         seconds = max(0.0, (now - self._last).total_seconds())
         self._last = now
         await self._expire_arrivals(now)
+        await self.alarms.step(now)
+        await self.cameras.step(now)
         thermostats = [o for o in list(self.service.home.committed.values())
                        if o.kind == "thermostats" and not o.deleted]
         for obj in thermostats:
@@ -106,6 +113,8 @@ class Simulator:
         d = obj.data
         structure = self.service.home.get("structures", obj.structure_id)
         zone = structure.data.get("time_zone", "UTC") if structure else "UTC"
+        if derived.safety_shutoff(self.service.home, obj.structure_id):
+            d = {**d, "hvac_mode": "off"}  # Nest holds the HVAC off while an alarm sounds
         reading = thermal.step(d, self._room(obj), self.weather.outdoor_c(now, zone), seconds)
         self._rooms[obj.id] = reading.room
         values: dict[str, Any] = {}
