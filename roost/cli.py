@@ -95,9 +95,7 @@ def token() -> None:
 @db_option
 def token_create(email: str, db: str) -> None:
     """Print a new full-access token for a user."""
-    store = open_store(db)
-    store.open()
-    try:
+    with opened(db) as store:
         store.write_now(clients.ensure_first_party)
         user = store.read(lambda conn: queries.user_by_email(conn, email))
         if user is None:
@@ -105,8 +103,6 @@ def token_create(email: str, db: str) -> None:
         value = tokens.new_token()
         store.write_now(lambda conn: queries.add_token(conn, tokens.digest(value), user.id,
                                                        tokens.FIRST_PARTY_CLIENT))
-    finally:
-        store.close()
     click.echo(value)
 
 

@@ -132,7 +132,5 @@ class Hub:
 
     def close(self, predicate: Callable[[Subscriber], bool] = lambda s: True,
               last_event: bytes | None = None) -> None:
-        for group in list(self._groups.values()):
-            for subscriber in list(group.subscribers):
-                if predicate(subscriber):
-                    subscriber.close(last_event)
+        for subscriber in self.subscribers(predicate):
+            subscriber.close(last_event)

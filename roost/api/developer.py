@@ -19,12 +19,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from roost import errors
+from roost.api.rest import read_body
 from roost.auth import clients, tokens
 from roost.service import Service
 from roost.store import queries
@@ -164,14 +164,13 @@ class DeveloperApi:
         return principal.user_id
 
     async def body(self, request: Request) -> Any:
-        received = bytearray()
-        async for chunk in request.stream():
-            received += chunk
-            if len(received) > self.max_body:
-                raise DeveloperError(413, "too_large", f"the body exceeds {self.max_body} bytes")
+        """The body as JSON, read as the data API reads it; errors in this API's shape."""
         try:
-            return orjson.loads(received)
-        except orjson.JSONDecodeError:
+            return await read_body(request, self.max_body)
+        except errors.ApiError as exc:
+            if exc.status == 413:
+                raise DeveloperError(413, "too_large",
+                                     f"the body exceeds {self.max_body} bytes") from None
             raise invalid("the body is not valid JSON") from None
 
     def owned(self, user_id: str, client_id: str) -> queries.Client:

@@ -79,9 +79,7 @@ async def exchange(service: Service, params: Mapping[str, str]) -> str:
     def redeem(conn: queries.Conn) -> bool:
         if not queries.use_code(conn, key, clock.iso(service.clock())):
             return False
-        grant = conn.execute("SELECT user_id FROM grants WHERE id = ?",
-                             (code.grant_id,)).fetchone()
-        queries.add_token(conn, tokens.digest(token), grant[0], product.id, code_hash=key)
+        queries.add_token(conn, tokens.digest(token), code.user_id, product.id, code_hash=key)
         return True
 
     if not await service.store.write(redeem):

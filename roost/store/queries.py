@@ -147,8 +147,7 @@ def update_client(conn: Conn, client_id: str, *, name: str | None = None,
 
 def delete_client(conn: Conn, client_id: str) -> list[str]:
     """Delete a product with its grants, codes and tokens; the digests of its live tokens."""
-    live = [h for (h,) in conn.execute(
-        "SELECT hash FROM tokens WHERE client_id = ? AND revoked IS NULL", (client_id,))]
+    live = _live_tokens(conn, "client_id", client_id)
     conn.execute("DELETE FROM clients WHERE id = ?", (client_id,))
     return live
 
@@ -230,8 +229,7 @@ def revoke_token(conn: Conn, token_hash: str) -> bool:
 
 def revoke_code_tokens(conn: Conn, code_hash: str) -> list[str]:
     """Revoke every live token a code issued; their digests."""
-    live = [h for (h,) in conn.execute(
-        "SELECT hash FROM tokens WHERE code_hash = ? AND revoked IS NULL", (code_hash,))]
+    live = _live_tokens(conn, "code_hash", code_hash)
     conn.execute("UPDATE tokens SET revoked = ? WHERE code_hash = ? AND revoked IS NULL",
                  (_now(), code_hash))
     return live
@@ -239,8 +237,13 @@ def revoke_code_tokens(conn: Conn, code_hash: str) -> list[str]:
 
 def grant_tokens(conn: Conn, grant_id: str) -> list[str]:
     """The digests of a grant's live tokens."""
+    return _live_tokens(conn, "grant_id", grant_id)
+
+
+def _live_tokens(conn: Conn, column: str, value: str) -> list[str]:
+    """Digests of the unrevoked tokens whose ``column`` (a fixed name, never input) is value."""
     return [h for (h,) in conn.execute(
-        "SELECT hash FROM tokens WHERE grant_id = ? AND revoked IS NULL", (grant_id,))]
+        f"SELECT hash FROM tokens WHERE {column} = ? AND revoked IS NULL", (value,))]
 
 
 # -- authorization codes and PINs ------------------------------------------------------------
@@ -251,6 +254,7 @@ class Code:
     hash: str
     grant_id: str
     client_id: str
+    user_id: str
     redirect_uri: str | None
     expires: str
     used: str | None
@@ -264,7 +268,7 @@ def add_code(conn: Conn, code_hash: str, grant_id: str, redirect_uri: str | None
 
 def code(conn: Conn, code_hash: str) -> Code | None:
     row = conn.execute(
-        "SELECT c.hash, c.grant_id, g.client_id, c.redirect_uri, c.expires, c.used "
+        "SELECT c.hash, c.grant_id, g.client_id, g.user_id, c.redirect_uri, c.expires, c.used "
         "FROM codes c JOIN grants g ON g.id = c.grant_id WHERE c.hash = ?",
         (code_hash,)).fetchone()
     return Code(*row) if row else None
