@@ -227,3 +227,8 @@ def eta_no_thermostat() -> ApiError:
 def invalid_name(field: str, shortest: int = 1) -> ApiError:
     return ApiError(400, f"Invalid {field}: must be {shortest} to 64 characters",
                     "invalid-value", {"field_name": field})
+
+
+def invalid_schedule(reason: str) -> ApiError:
+    return ApiError(400, f"Invalid schedule: {reason}", "invalid-value",
+                    {"field_name": "schedule"})

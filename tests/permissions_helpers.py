@@ -59,6 +59,8 @@ def facts() -> list[Fact]:
     found = []
     for kind, fields in FIELDS.items():
         for f in fields.values():
+            if not f.readable and not f.writable:
+                continue  # no product reaches it (a thermostat's schedule): not a WWN field
             read = granting(f.read) if f.readable else frozenset()
             found.append(Fact(kind, (f.name,), read, granting(f.write)))
             found.extend(Fact(kind, (f.name, key), read & needs, frozenset())

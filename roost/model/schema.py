@@ -110,6 +110,9 @@ AWAY = frozenset({AWAY_READ, AWAY_WRITE})
 # What every structure-level permission shows: the structure's identity and device lists.
 STRUCTURE_BASICS = THERMOSTAT | SMOKE_CO | AWAY | CAMERA | {ETA_WRITE, STRUCTURE_WRITE}
 ANY = frozenset(PERMISSIONS)
+# Not a permission a product can ask for: what the first-party apps (the legacy mobile API)
+# may write besides every field a product may, such as a thermostat's weekly schedule.
+APP = "Nest app"
 
 EPOCH = "1970-01-01T00:00:00.000Z"
 HVAC_MODES = ("heat", "cool", "heat-cool", "eco", "off")
@@ -150,7 +153,8 @@ class Field:
 
     @property
     def writable(self) -> bool:
-        return bool(self.write)
+        """Writable through the Works with Nest API (by some product's permission)."""
+        return bool(self.write & ANY)
 
 
 def _temperature(
@@ -245,6 +249,9 @@ _THERMOSTATS = [
           THERMOSTAT, reported=True),
     Field("thermostats", "time_to_target_training", "string", "Whether the estimate is trained",
           THERMOSTAT, enum=("training", "ready"), reported=True),
+    Field("thermostats", "schedule", "object",
+          "The weekly schedule, as the legacy schedule bucket holds it (roost.model.schedule)",
+          frozenset(), frozenset({APP}), readable=False),
 ]
 
 _SMOKE_CO_ALARMS = [

@@ -39,6 +39,8 @@ def plan(home: Home, obj: Obj, values: dict[str, Any], now: datetime,
             thermostat.set_mode(d, value, reason="system")
         elif name == "eta":  # the stored windows by trip, as the rules keep them
             structure.set_trips(d, value)
+        elif name == "schedule":  # kept in one well-formed shape whoever writes it
+            d[name] = thermostat.checked_schedule(value)
         elif name != "away":
             d[f.key] = units.exact(value, f.scale) if f.scale else value
     thermostats = structure.set_away(home, obj, d, values.get("away"))

@@ -7,7 +7,7 @@ from typing import Any
 
 from roost import errors
 from roost.clock import EPOCH, iso
-from roost.model import derived, units
+from roost.model import derived, schedule, units
 from roost.model.home import Home, Obj
 
 SETPOINTS = ("target_temperature", "target_temperature_low", "target_temperature_high")
@@ -41,7 +41,16 @@ def apply(home: Home, obj: Obj, values: dict[str, Any], now: datetime) -> list[O
         d["label"] = values["label"]
     if "temperature_scale" in values:
         d["temperature_scale"] = values["temperature_scale"]
+    if "schedule" in values:
+        d["schedule"] = checked_schedule(values["schedule"])
     return [obj.evolve(d)]
+
+
+def checked_schedule(value: Any) -> dict[str, Any]:
+    try:
+        return schedule.check(value)
+    except ValueError as exc:
+        raise errors.invalid_schedule(str(exc)) from None
 
 
 def set_mode(d: dict[str, Any], mode: str, reason: str) -> None:
