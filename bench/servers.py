@@ -134,6 +134,22 @@ def start_roost(workdir: Path, *, synchronous: str = "FULL", keepalive: float = 
     return Server(process, port, token, db)
 
 
+def start_simulated(db: Path, step_log: Path, *, speed: float = 60.0,
+                    simulate: bool = True) -> Server:
+    """``roost serve`` on an existing database (no demo), access log off, the simulator's
+    per-step log in ``step_log`` (bench/sim_server.py)."""
+    port = free_port()
+    args = [str(BENCH / "sim_server.py"), str(step_log), "--db", str(db), "--host", HOST,
+            "--port", str(port), "--speed", f"{speed:g}",
+            "--simulate" if simulate else "--no-simulate", "--log-level", "warning"]
+    log = step_log.with_suffix(".out")
+    process = _spawn(args, log)
+    with _killed_on_error(process):
+        _wait_for(log, process, r"Roost serving", timeout=120)
+        _wait_listening(port)
+    return Server(process, port, db=db)
+
+
 def start_minimal(workdir: Path) -> Server:
     port = free_port()
     args = [str(BENCH / "minimal_app.py"), "--host", HOST, "--port", str(port),

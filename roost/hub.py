@@ -83,6 +83,9 @@ class Hub:
     def __init__(self, render: Callable[[Hashable], bytes | None]) -> None:
         self._render = render
         self._groups: dict[Hashable, Group] = {}
+        # The groups of each user: a change visits only its users' groups, not every open
+        # stream's (one simulator commit touches thousands of users, a PUT one).
+        self._by_user: dict[str, set[Group]] = {}
 
     def subscribe(self, key: Hashable, user_id: str,
                   frame: Callable[[bytes | None], bytes], owner: Hashable = None) -> Subscriber:
@@ -95,6 +98,7 @@ class Hub:
         group = self._groups.get(key)
         if group is None:
             group = self._groups[key] = Group(key, user_id, self._render(key))
+            self._by_user.setdefault(user_id, set()).add(group)
         return group
 
     def subscribers(self, predicate: Callable[[Subscriber], bool]) -> list[Subscriber]:
@@ -118,12 +122,14 @@ class Hub:
         group.subscribers.discard(subscriber)
         if not group.subscribers and self._groups.get(group.key) is group:
             del self._groups[group.key]
+            groups = self._by_user.get(group.user_id, set())
+            groups.discard(group)
+            if not groups:
+                self._by_user.pop(group.user_id, None)
 
     def publish(self, user_ids: frozenset[str]) -> None:
         """Re-render every group of these users; offer what changed."""
-        for group in list(self._groups.values()):
-            if group.user_id not in user_ids:
-                continue
+        for group in [g for user_id in user_ids for g in self._by_user.get(user_id, ())]:
             body = self._render(group.key)
             if body != group.body:
                 group.body = body

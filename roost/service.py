@@ -8,6 +8,7 @@ in-memory home and published to streams before the writer hears back.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any, NamedTuple
@@ -17,10 +18,10 @@ import orjson
 from roost import errors, rules
 from roost.auth import clients, tokens
 from roost.auth.principal import Principal, View
-from roost.clock import Clock, system_clock
+from roost.clock import Clock, parse, system_clock
 from roost.hub import Hub, Subscriber
 from roost.model import document, paths, validate
-from roost.model.home import Change, Home, Obj
+from roost.model.home import Change, Home, Key, Obj
 from roost.model.schema import effective
 from roost.store import queries
 from roost.store.base import Store
@@ -28,6 +29,9 @@ from roost.store.base import Store
 _PUT = b'event: put\ndata: {"path":"/","data":'
 # Nest's payload for it was never seen; clients act on the event name alone.
 AUTH_REVOKED = b"event: auth_revoked\ndata: null\n\n"
+
+Write = tuple[Principal, paths.Path, Any]  # who writes, where, and the body
+CACHED_USERS = 2_000  # users whose projections are kept between their changes
 
 
 class StreamKey(NamedTuple):
@@ -45,10 +49,14 @@ class Service:
         self.clock = clock
         self.home = Home()
         self.hub = Hub(self._render)
-        self._trees: dict[View, dict[str, Any]] = {}
-        self._encoded: dict[tuple[Hashable, ...], bytes] = {}
+        # Projections and encoded bodies by user: a change drops only the homes it touched,
+        # so a simulator commit of a few hundred homes leaves every other reader's cache.
+        self._trees: dict[str, dict[View, dict[str, Any]]] = {}
+        self._encoded: dict[str, dict[tuple[Hashable, ...], bytes]] = {}
         self._principals: dict[str, Principal] = {}
         self._secret = ""
+        self._waiting: dict[str, asyncio.Future[None]] = {}  # user id -> its next change
+        self.stopping = False
 
     async def start(self) -> None:
         self.store.open()
@@ -59,8 +67,15 @@ class Service:
         await self.store.start(self._committed)
 
     async def stop(self) -> None:
-        self.hub.close()
+        self.end_streams()
         await self.store.stop()
+
+    def end_streams(self) -> None:
+        """End open streams and long-polls: the server is shutting down, and it waits for open
+        responses before it stops."""
+        self.stopping = True
+        self.hub.close()
+        self._wake(list(self._waiting))
 
     @property
     def secret(self) -> str:
@@ -75,16 +90,20 @@ class Service:
         key = tokens.digest(token)
         principal = self._principals.get(key)
         if principal is None:
-            grant = self.store.read(lambda conn: queries.token_grant(conn, key))
+            grant, expires = self.store.read(
+                lambda conn: (queries.token_grant(conn, key), queries.token_expires(conn, key)))
             if grant is None:
                 raise errors.unauthorized()
             principal = Principal(
                 grant.user_id, grant.client_id, effective(grant.permissions),
                 grant.client_version, token,
                 tokens.user_id_for(self._secret, grant.user_id, grant.client_id), grant.id,
-                structures=grant.structures,
+                structures=grant.structures, expires=parse(expires),
             )
             self._principals[key] = principal
+        if principal.expires is not None and principal.expires <= self.clock():
+            del self._principals[key]  # it stays refused: the store still says it has ended
+            raise errors.unauthorized()
         return principal
 
     async def revoke(self, token: str) -> bool:
@@ -99,9 +118,9 @@ class Service:
     def tokens_revoked(self, digests: Iterable[str]) -> None:
         """Forget tokens the store has revoked and end their streams with ``auth_revoked``."""
         gone = set(digests)
-        for key in gone:
-            self._principals.pop(key, None)
+        users = {p.user_id for key in gone if (p := self._principals.pop(key, None))}
         self.hub.close(lambda subscriber: subscriber.owner in gone, AUTH_REVOKED)
+        self._wake(users)  # a waiter checks its token again when it wakes
 
     async def grant_changed(self, grant_id: str) -> None:
         """Apply a grant the store has just changed (the user accepted a product as it is
@@ -154,10 +173,22 @@ class Service:
     # -- reading -----------------------------------------------------------------------------
 
     def _tree(self, view: View) -> dict[str, Any]:
-        tree = self._trees.get(view)
+        trees = self._cache(self._trees, view.user_id)
+        tree = trees.get(view)
         if tree is None:
-            tree = self._trees[view] = document.project(self.home, *view)
+            tree = trees[view] = document.project(self.home, *view)
         return tree
+
+    @staticmethod
+    def _cache(caches: dict[str, dict[Any, Any]], user_id: str) -> dict[Any, Any]:
+        """A user's cache; all of them are dropped once too many users have one, which
+        bounds memory without bookkeeping on every read."""
+        cache = caches.get(user_id)
+        if cache is None:
+            if len(caches) >= CACHED_USERS:
+                caches.clear()
+            cache = caches[user_id] = {}
+        return cache
 
     def read(self, principal: Principal, path: paths.Path) -> Any:
         tree = self._tree(principal.view)
@@ -170,14 +201,85 @@ class Service:
         if not path or path[0] == "metadata":
             return orjson.dumps(self.read(principal, path))
         key = (principal.view, path)
-        body = self._encoded.get(key)
+        encoded = self._cache(self._encoded, principal.user_id)
+        body = encoded.get(key)
         if body is None:
-            body = self._encoded[key] = orjson.dumps(self.read(principal, path))
+            body = encoded[key] = orjson.dumps(self.read(principal, path))
         return body
 
     # -- writing -----------------------------------------------------------------------------
 
     async def write(self, principal: Principal, path: paths.Path, body: Any) -> None:
+        changed = self._plan(principal, path, body)
+        if changed:
+            await self.commit(changed)
+
+    async def write_many(self, writes: Iterable[Write],
+                         atomic: bool = False) -> list[errors.ApiError | None]:
+        """Several writes, each checked and planned as :meth:`write` does, committed together:
+        one transaction, one change, one event per stream. Each write's refusal is returned in
+        its place (None where it went ahead) and does not hold back the others, unless
+        ``atomic``: then one refusal means nothing of the batch is written (a request that
+        applies whole, like the legacy API's batched puts). A failed commit raises 503 and
+        nothing of the batch is written.
+
+        Writes apply in order: one that touches an object an earlier write of the batch
+        changed builds on it, and the object gets one new version for the whole batch.
+        """
+        batch: dict[Key, Obj] = {}
+        # Each object as committed before the batch touched it; None if another writer's
+        # commit was still pending then, which the batch's commit must follow in any case.
+        before: dict[Key, Obj | None] = {}
+        # Those other writers' staged objects, put back if the batch is dropped: the writes
+        # that follow must still build on them.
+        displaced: dict[Key, Obj] = {}
+        outcomes: list[errors.ApiError | None] = []
+        try:
+            for principal, path, body in writes:
+                try:
+                    changed = self._plan(principal, path, body)
+                except errors.ApiError as exc:
+                    outcomes.append(exc)
+                    continue
+                for obj in changed:
+                    earlier = batch.get(obj.key)
+                    if earlier is None:
+                        staged = self.home.pending.get(obj.key)
+                        if staged is not None:
+                            displaced[obj.key] = staged
+                        before[obj.key] = None if staged else self.home.get(*obj.key)
+                    else:  # the store takes one version step per object and commit
+                        obj = dataclasses.replace(obj, version=earlier.version)
+                    batch[obj.key] = obj
+                    # Staged at once, so the batch's later writes validate against it.
+                    self.home.pending[obj.key] = obj
+                outcomes.append(None)
+        except BaseException:
+            self._drop(batch, displaced)
+            raise
+        if atomic and any(refused is not None for refused in outcomes):
+            self._drop(batch, displaced)
+            return outcomes
+        objects = []
+        for key, obj in batch.items():
+            found = before[key]
+            if found is not None and obj.data == found.data:
+                self.home.unstage([obj])  # written back to what it was: nothing to commit
+            else:
+                objects.append(obj)
+        if objects:
+            await self.commit(objects)
+        return outcomes
+
+    def _drop(self, batch: dict[Key, Obj], displaced: dict[Key, Obj]) -> None:
+        """Unstage a batch that will not be committed."""
+        self.home.unstage(batch.values())
+        for key, staged in displaced.items():
+            self.home.pending.setdefault(key, staged)
+
+    def _plan(self, principal: Principal, path: paths.Path, body: Any) -> list[Obj]:
+        """The objects a write changes, checked and planned on the home as it stands with
+        pending writes, neither staged nor committed."""
         target = paths.write_target(path, body)
         obj = self.home.get(target.kind, target.id, pending=True)
         if obj is None or not principal.may_reach(obj.user_id, obj.structure_id):
@@ -187,14 +289,22 @@ class Service:
         planned = rules.plan(self.home, obj, values, self.clock(), principal.system)
         # A write that changes nothing is acknowledged without a commit, a version or an event;
         # but one that repeats a write still waiting for its commit must not be answered first.
-        changed = [o for o in planned if o.key in self.home.pending
-                   or o.data != self.home.get(*o.key, pending=True).data]
-        if changed:
-            await self.commit(changed)
+        pending = self.home.pending
+        changed = []
+        for o in planned:
+            if o.key in pending:
+                changed.append(o)
+                continue
+            current = self.home.get(*o.key)
+            if current is None or o.data != current.data:
+                changed.append(o)
+        return changed
 
     async def commit(self, objects: list[Obj]) -> Change:
         """Commit objects the rules produced. Until durable they are visible to validation of
         later writes only; if the commit fails, they are forgotten and nothing was written."""
+        updated = int(self.clock().timestamp() * 1000)
+        objects = [dataclasses.replace(o, updated=updated) for o in objects]
         self.home.stage(objects)
         try:
             return await self.store.commit(objects)
@@ -204,9 +314,29 @@ class Service:
 
     def _committed(self, change: Change) -> None:
         self.home.commit(change)
-        self._trees.clear()
-        self._encoded.clear()
+        for user_id in change.user_ids:
+            self._trees.pop(user_id, None)
+            self._encoded.pop(user_id, None)
         self.hub.publish(change.user_ids)
+        self._wake(change.user_ids)
+
+    # -- waiting for a change (long-polls) ---------------------------------------------------
+
+    def changed(self, user_id: str) -> asyncio.Future[None]:
+        """Done at the next commit that changes one of the user's objects, when one of the
+        user's tokens is revoked, and when the server shuts down; a waiter then looks again at
+        what it waits for. All of a user's waiters share it: wait with ``asyncio.wait``, never
+        cancel it."""
+        found = self._waiting.get(user_id)
+        if found is None:
+            found = self._waiting[user_id] = asyncio.get_running_loop().create_future()
+        return found
+
+    def _wake(self, user_ids: Iterable[str]) -> None:
+        for user_id in user_ids:
+            found = self._waiting.pop(user_id, None)
+            if found is not None and not found.done():
+                found.set_result(None)
 
     # -- streaming ---------------------------------------------------------------------------
 

@@ -27,6 +27,9 @@ class Obj:
     version: int
     data: dict[str, Any]
     deleted: bool = False
+    # When it last changed, ms since the epoch on the service's clock: stamped at commit
+    # (the legacy API's bucket timestamps); 0 for objects not yet committed.
+    updated: int = 0
 
     @property
     def key(self) -> Key:
@@ -34,7 +37,7 @@ class Obj:
 
     def evolve(self, data: dict[str, Any]) -> Obj:
         return Obj(self.kind, self.id, self.user_id, self.structure_id, self.version + 1, data,
-                   self.deleted)
+                   self.deleted, self.updated)
 
 
 @dataclass(frozen=True, slots=True)

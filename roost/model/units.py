@@ -23,9 +23,11 @@ def f_to_c(fahrenheit: float) -> float:
 
 def show(celsius: float, scale: str) -> int | float:
     """The value a client reads in ``scale`` for a stored °C value."""
+    # half_up(c_to_f(celsius)) and half_up(celsius, 0.5) written out, the same arithmetic in
+    # the same order: every projection of a thermostat calls this a dozen times.
     if scale == "F":
-        return int(half_up(c_to_f(celsius)))
-    return half_up(celsius, 0.5)
+        return math.floor(celsius * 9 / 5 + 32 + 0.5)
+    return math.floor(celsius / 0.5 + 0.5) * 0.5
 
 
 def store(value: float, scale: str) -> float:

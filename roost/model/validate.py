@@ -42,6 +42,8 @@ def _is_number(value: Any) -> bool:
 
 
 def check_value(f: Field, value: Any, system: bool = False) -> None:
+    if value is None and system and f.optional:
+        return  # Nest's logic clears it: the field is absent again
     if f.scale is not None:
         if not _is_number(value):
             raise errors.wrong_format(f.name, value)

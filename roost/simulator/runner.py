@@ -1,25 +1,35 @@
 """The simulator's loop: every tick, each online thermostat reports its room, and Nest's own
-logic runs out fan timers. Everything goes through :meth:`Service.write` as the system
+logic runs out fan timers. Everything goes through the service's write path as the system
 principal, so the rules, the store, versions and streams see it as they see any client.
+
+A tick's thermostat reports are written in batches (:meth:`Service.write_many`), each one
+commit, so a tick of 10,000 thermostats costs a handful of commits, not 10,000
+(docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from roost import errors
 from roost.auth.principal import system
-from roost.clock import EPOCH, iso, parse
-from roost.model import derived, units
+from roost.clock import iso, parse
+from roost.model import units
 from roost.model.home import Obj
-from roost.service import Service
+from roost.service import Service, Write
 from roost.simulator import thermal
 from roost.simulator.alarms import AlarmScenarios
 from roost.simulator.cameras import CameraEvents
+from roost.simulator.presence import AWAY_AFTER, Presence, Routine
+from roost.simulator.rush_hour import RushHour
+from roost.simulator.schedules import Schedules, setpoint_fields
 from roost.simulator.weather import Weather
 
 log = logging.getLogger(__name__)
@@ -28,11 +38,36 @@ TICK = timedelta(minutes=1)
 # A device that has nothing new to report still checks in with the service this often, so
 # last_connection stays recent without an event on every tick.
 HEARTBEAT = timedelta(minutes=10)
+# Thermostats per batch: their reports are one commit, so no commit (and no hold of the loop
+# while the batch's writes are checked) grows with the number of homes. While it works the
+# thermostats out, the step lets requests in after every SLICE seconds of work: the API waits
+# on it for milliseconds, not for the whole tick. By time, not by count: under load every
+# yield costs the step a whole round of the loop (docs/benchmarks.md).
+BATCH = 2_000
+SLICE = 0.02
+
+
+_stamp = functools.lru_cache(maxsize=4)(iso)
+# Principals are immutable: a user's is made once, not for every report.
+_system = functools.lru_cache(maxsize=65_536)(system)
+# Devices that reported at the same tick share their last_connection string.
+_parsed = functools.lru_cache(maxsize=1024)(parse)
+
+
+@dataclass(slots=True)
+class _Tally:
+    """What a step's thermostats did, for its log line."""
+
+    thermostats: int
+    reports: int = 0
+    commits: int = 0
+    waited: float = 0.0  # seconds the step waited for its batches' commits
 
 
 class Simulator:
     def __init__(self, service: Service, weather: Weather | None = None,
-                 speed: float = 1.0, heartbeat: timedelta = HEARTBEAT) -> None:
+                 speed: float = 1.0, heartbeat: timedelta = HEARTBEAT,
+                 away_after: timedelta = AWAY_AFTER, routine: Routine | None = None) -> None:
         self.service = service
         self.weather = weather or Weather()
         self.speed = speed  # only paces run(); simulated time is the service's clock
@@ -45,21 +80,46 @@ class Simulator:
         # changed the stored reading: the room then starts again from it.
         self._reported: dict[str, tuple[float, float]] = {}
         self._stopping = asyncio.Event()
+        # What the current step knows of each structure, computed once per step rather than
+        # per thermostat: the outdoor temperature, and which have an alarm in emergency.
+        self._outdoor: dict[str, float] = {}  # by structure id
+        self._zones: dict[str, float] = {}  # by time zone: most homes share a few
+        self._shutoff: set[str] = set()
         # Scenarios someone triggers (alarms, camera events) that the clock then plays out.
         self.alarms = AlarmScenarios(service)
         self.cameras = CameraEvents(service)
+        # Nest's own logic: Home/Away Assist, Rush Hour peaks, schedules, estimate training.
+        self.presence = Presence(service, away_after, routine)
+        self.rush_hour = RushHour(service)
+        self.schedules = Schedules(service)
+        self.training = thermal.Training()
 
     async def run(self, tick: timedelta = TICK) -> None:
-        """Step once per ``tick`` of simulated time until :meth:`stop`. A failed step is
-        logged and the next one runs: one bad object must not stop the whole home."""
+        """Step once per ``tick`` of simulated time until :meth:`stop`, on a fixed cadence:
+        a step's own duration does not push the next one back. A step that overruns its tick
+        is followed at once by the next, which covers all the time since (never by a burst of
+        catch-up steps). A failed step is logged and the next one runs: one bad object must
+        not stop the whole home."""
+        loop = asyncio.get_running_loop()
+        period = tick.total_seconds() / self.speed
+        due = loop.time() + period
+        warned = -float("inf")
         while not self._stopping.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), tick.total_seconds() / self.speed)
+                await asyncio.wait_for(self._stopping.wait(), max(0.0, due - loop.time()))
                 return
             try:
                 await self.step()
             except Exception:
                 log.exception("simulator step failed")
+            due += period
+            late = loop.time() - due
+            if late > 0:
+                if loop.time() - warned >= 60:  # at most once a minute while it lasts
+                    warned = loop.time()
+                    log.warning("simulator falls behind: a step took longer than its tick "
+                                "(%.0f ms late); later steps cover the time missed", late * 1000)
+                due = loop.time()
 
     def stop(self) -> None:
         """End :meth:`run` after the step in progress, if any: a write is never cut midway,
@@ -68,38 +128,90 @@ class Simulator:
 
     async def step(self) -> None:
         """One tick at the clock's current time, for every thermostat of every user."""
+        started = time.perf_counter()
         now = self.service.clock()
         seconds = max(0.0, (now - self._last).total_seconds())
         self._last = now
-        await self._expire_arrivals(now)
-        await self.alarms.step(now)
-        await self.cameras.step(now)
-        thermostats = [o for o in list(self.service.home.committed.values())
-                       if o.kind == "thermostats" and not o.deleted]
-        for obj in thermostats:
-            if not obj.data.get("is_online", True):
-                continue  # an offline device reports nothing, and its timer is not seen
-            values = self._thermostat(obj, now, seconds)
-            if not values:
-                continue
-            try:
-                await self.service.write(system(obj.user_id),
-                                         ("devices", "thermostats", obj.id), values)
-            except errors.ApiError:
-                # Deleted or changed under us since the snapshot: the next tick sees it anew.
-                log.warning("simulator write to thermostat %s refused", obj.id, exc_info=True)
+        for logic in (self._expire_arrivals, self.alarms.step, self.cameras.step,
+                      self.presence.step, self.rush_hour.step):
+            await logic(now)
+            # Each looks at every home, and an await that writes nothing never lets requests
+            # in: without this the loop was held for all of them at once (docs/benchmarks.md).
+            await asyncio.sleep(0)
+        tally = await self._report_thermostats(now, seconds)
+        log.debug("step at %s: %d thermostats, %d reports, %d commits, %.1f ms "
+                  "(%.1f ms waiting for commits)", iso(now), tally.thermostats, tally.reports,
+                  tally.commits, (time.perf_counter() - started) * 1000, tally.waited * 1000)
+
+    async def _report_thermostats(self, now: datetime, seconds: float) -> _Tally:
+        """Every online thermostat's report, written in batches of ``BATCH`` thermostats.
+        Batches commit while later ones are worked out (the store groups the commits that
+        queue up into one transaction); the step ends when all of them have."""
+        home = self.service.home
+        thermostats = []
+        self._shutoff = set()
+        for o in list(home.committed.values()):
+            if o.kind == "thermostats":
+                thermostats.append(o.key)
+            elif o.kind == "smoke_co_alarms" and "emergency" in (
+                    o.data.get("smoke_alarm_state"), o.data.get("co_alarm_state")):
+                self._shutoff.add(o.structure_id)  # Nest holds the HVAC off meanwhile
+        self._outdoor, self._zones = {}, {}
+        tally = _Tally(len(thermostats))
+        writing: list[asyncio.Future[None]] = []
+        held = time.perf_counter()
+        try:
+            for start in range(0, len(thermostats), BATCH):
+                writes: list[Write] = []
+                # Read now, not at the step's start: earlier batches let API writes in.
+                for n, key in enumerate(thermostats[start:start + BATCH], 1):
+                    if n % 50 == 0 and time.perf_counter() - held >= SLICE:
+                        await asyncio.sleep(0)
+                        held = time.perf_counter()
+                    obj = home.committed.get(key)  # never holds deleted objects
+                    if obj is None or not obj.data.get("is_online", True):
+                        continue  # an offline device reports nothing, its timer is not seen
+                    values = self._thermostat(obj, now, seconds)
+                    if values:
+                        writes.append((_system(obj.user_id),
+                                       ("devices", "thermostats", obj.id), values))
+                if writes:
+                    writing.append(asyncio.ensure_future(self._write(writes)))
+                    tally.reports += len(writes)
+                    tally.commits += 1
+        finally:
+            # Every batch begun is waited for, even when working out a later one failed: the
+            # step leaves nothing staged behind it.
+            waiting = time.perf_counter()
+            outcomes = await asyncio.gather(*writing, return_exceptions=True)
+            tally.waited = time.perf_counter() - waiting
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return tally
+
+    async def _write(self, writes: list[Write]) -> None:
+        """Write one batch of reports. A refused one (its device deleted or changed under us)
+        is skipped: the next tick sees it anew."""
+        for (_, path, _), refused in zip(writes, await self.service.write_many(writes),
+                                         strict=True):
+            if refused is not None:
+                log.warning("simulator write to %s refused: %s", "/".join(path), refused)
 
     async def _expire_arrivals(self, now: datetime) -> None:
         """Nest's own logic forgets arrival windows that have ended, so eta_begin moves on to
-        the next one, or back to the epoch."""
-        for obj in [o for o in list(self.service.home.committed.values())
+        the next one, or back to the epoch. One commit for all of them; a refused write is
+        left for the next tick."""
+        writes: list[Write] = []
+        for obj in [o for o in self.service.home.committed.values()
                     if o.kind == "structures" and o.data.get("eta")]:
             trips = obj.data["eta"]
             left = {t: w for t, w in trips.items() if (parse(w["end"]) or now) > now}
             if left != trips:
-                with contextlib.suppress(errors.ApiError):
-                    await self.service.write(system(obj.user_id), ("structures", obj.id),
-                                             {"eta": left})
+                writes.append((_system(obj.user_id), ("structures", obj.id), {"eta": left}))
+        if writes:
+            with contextlib.suppress(errors.ApiError):
+                await self.service.write_many(writes)
 
     def _room(self, obj: Obj) -> thermal.Room:
         d = obj.data
@@ -109,18 +221,30 @@ class Simulator:
             room = thermal.Room(*stored)
         return room
 
+    def _outdoor_c(self, structure_id: str, now: datetime) -> float:
+        outdoor = self._outdoor.get(structure_id)
+        if outdoor is None:
+            structure = self.service.home.get("structures", structure_id)
+            zone = structure.data.get("time_zone", "UTC") if structure else "UTC"
+            outdoor = self._zones.get(zone)
+            if outdoor is None:
+                outdoor = self._zones[zone] = self.weather.outdoor_c(now, zone)
+            self._outdoor[structure_id] = outdoor
+        return outdoor
+
     def _thermostat(self, obj: Obj, now: datetime, seconds: float) -> dict[str, Any]:
-        d = obj.data
-        structure = self.service.home.get("structures", obj.structure_id)
-        zone = structure.data.get("time_zone", "UTC") if structure else "UTC"
-        if derived.safety_shutoff(self.service.home, obj.structure_id):
+        scheduled = self.schedules.due(obj, now)
+        d = {**obj.data, **scheduled} if scheduled else obj.data  # followed from this tick on
+        if obj.structure_id in self._shutoff:
             d = {**d, "hvac_mode": "off"}  # Nest holds the HVAC off while an alarm sounds
-        reading = thermal.step(d, self._room(obj), self.weather.outdoor_c(now, zone), seconds)
+        reading = thermal.step(d, self._room(obj), self._outdoor_c(obj.structure_id, now),
+                               seconds)
         self._rooms[obj.id] = reading.room
         values: dict[str, Any] = {}
         old_c = d.get("ambient_temperature")
         new_c = reading.room.temperature_c
-        if old_c is None or any(units.show(new_c, s) != units.show(old_c, s) for s in "FC"):
+        if old_c is None or units.show(new_c, "F") != units.show(old_c, "F") \
+                or units.show(new_c, "C") != units.show(old_c, "C"):
             # Stored exactly (system writes keep full precision), shown rounded per scale.
             values["ambient_temperature_c"] = new_c
         humidity = round(reading.room.humidity)
@@ -131,14 +255,12 @@ class Simulator:
             values["hvac_state"] = reading.hvac_state
         if reading.time_to_target != d.get("time_to_target"):
             values["time_to_target"] = reading.time_to_target
-        timeout = parse(d.get("fan_timer_timeout"))
-        if d.get("fan_timer_active") and timeout is not None and iso(timeout) != EPOCH \
-                and timeout <= now:
-            values["fan_timer_active"] = False
-            values["fan_timer_timeout"] = EPOCH
-        last = parse(d.get("last_connection"))
+        values.update(setpoint_fields(scheduled))
+        values.update(thermal.fan(d, reading.hvac_state, now))
+        values.update(self.training.report(obj.id, d, reading.hvac_state))
+        last = _parsed(d.get("last_connection"))
         if values or last is None or now - last >= self.heartbeat:
-            values["last_connection"] = iso(now)
+            values["last_connection"] = _stamp(now)
         self._reported[obj.id] = (
             float(values.get("ambient_temperature_c", old_c if old_c is not None else new_c)),
             float(values.get("humidity", d.get("humidity", humidity))),

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from roost.clock import EPOCH, parse
 
 # Time constant of the envelope: with the system off, a room closes ~10 % of its gap to the
 # outdoor temperature per hour, so a house cools a few degrees over a winter night.
@@ -30,19 +32,24 @@ HUMIDITY_BASELINE = 45.0
 HUMIDITY_HEATING = 35.0
 HUMIDITY_COOLING = 40.0
 HUMIDITY_TAU_S = 3 * 3600.0
+_HUMIDITY_TOWARD = {"heating": HUMIDITY_HEATING, "cooling": HUMIDITY_COOLING}
 # Long steps are integrated in slices of this many seconds, so a running system stops at its
 # setpoint rather than overshooting by the whole step.
 SLICE_S = 60.0
+# Heating or cooling cycles a thermostat completes before its time_to_target estimate is
+# trained: it has then seen how fast this system moves this room.
+TRAINING_CYCLES = 3
+RUNNING = ("heating", "cooling")
 
 
-@dataclass(frozen=True)
-class Room:
+# Named tuples rather than frozen dataclasses: one of each is made per thermostat and tick,
+# and a tuple is several times cheaper to build.
+class Room(NamedTuple):
     temperature_c: float
     humidity: float  # percent, unrounded; the device reports whole percent
 
 
-@dataclass(frozen=True)
-class Reading:
+class Reading(NamedTuple):
     """What the thermostat reports after a step."""
 
     room: Room
@@ -72,7 +79,13 @@ def setpoints(d: Mapping[str, Any]) -> tuple[float | None, float | None]:
 
 def decide(d: Mapping[str, Any], temperature: float, current: str) -> str:
     """The system's state at ``temperature``, given what it is doing now (hysteresis)."""
-    heat_to, cool_to = setpoints(d)
+    return _decide(*setpoints(d), temperature, current)
+
+
+# The private forms take the setpoints and rate as arguments: step() works them out once per
+# thermostat rather than in every helper, which counts at tens of thousands of thermostats.
+def _decide(heat_to: float | None, cool_to: float | None, temperature: float,
+            current: str) -> str:
     if heat_to is not None:
         if current == "heating" and temperature < heat_to:
             return "heating"
@@ -99,17 +112,15 @@ def _relax(value: float, toward: float, seconds: float, tau: float) -> float:
     return toward + (value - toward) * math.exp(-seconds / tau)
 
 
-def _slice(d: Mapping[str, Any], room: Room, state: str, outdoor_c: float,
-           seconds: float) -> Room:
+def _slice(room: Room, state: str, heat_to: float | None, cool_to: float | None,
+           speed: float, outdoor_c: float, seconds: float) -> Room:
     temperature = _relax(room.temperature_c, outdoor_c, seconds, ENVELOPE_TAU_S)
-    heat_to, cool_to = setpoints(d)
     if state == "heating" and heat_to is not None:
         # The system stops at the setpoint within a slice rather than overshooting it.
-        temperature = min(temperature + rate(d, state) * seconds, max(heat_to, temperature))
+        temperature = min(temperature + speed * seconds, max(heat_to, temperature))
     elif state == "cooling" and cool_to is not None:
-        temperature = max(temperature - rate(d, state) * seconds, min(cool_to, temperature))
-    toward = {"heating": HUMIDITY_HEATING, "cooling": HUMIDITY_COOLING}.get(
-        state, HUMIDITY_BASELINE)
+        temperature = max(temperature - speed * seconds, min(cool_to, temperature))
+    toward = _HUMIDITY_TOWARD.get(state, HUMIDITY_BASELINE)
     humidity = _relax(room.humidity, toward, seconds, HUMIDITY_TAU_S)
     return Room(temperature, min(100.0, max(0.0, humidity)))
 
@@ -117,8 +128,11 @@ def _slice(d: Mapping[str, Any], room: Room, state: str, outdoor_c: float,
 def time_to_target(d: Mapping[str, Any], temperature: float, state: str) -> str:
     """Nest's estimate: "~0" when idle, "<5" under five minutes, else "~N" in 5-minute
     steps, from the current rate."""
-    speed = rate(d, state)
-    heat_to, cool_to = setpoints(d)
+    return _estimate(*setpoints(d), rate(d, state), temperature, state)
+
+
+def _estimate(heat_to: float | None, cool_to: float | None, speed: float,
+              temperature: float, state: str) -> str:
     target = heat_to if state == "heating" else cool_to if state == "cooling" else None
     if target is None or speed == 0:
         return "~0"
@@ -130,11 +144,50 @@ def time_to_target(d: Mapping[str, Any], temperature: float, state: str) -> str:
 
 def step(d: Mapping[str, Any], room: Room, outdoor_c: float, seconds: float) -> Reading:
     """The room and the thermostat's report ``seconds`` of simulated time later."""
-    state = decide(d, room.temperature_c, d.get("hvac_state", "off"))
+    heat_to, cool_to = setpoints(d)
+    state = _decide(heat_to, cool_to, room.temperature_c, d.get("hvac_state", "off"))
     left = max(0.0, seconds)
     while left > 0:
         chunk = min(SLICE_S, left)
-        room = _slice(d, room, state, outdoor_c, chunk)
-        state = decide(d, room.temperature_c, state)
+        room = _slice(room, state, heat_to, cool_to, rate(d, state), outdoor_c, chunk)
+        state = _decide(heat_to, cool_to, room.temperature_c, state)
         left -= chunk
-    return Reading(room, state, time_to_target(d, room.temperature_c, state))
+    return Reading(room, state, _estimate(heat_to, cool_to, rate(d, state),
+                                          room.temperature_c, state))
+
+
+def fan(d: Mapping[str, Any], state: str, now: datetime) -> dict[str, Any]:
+    """The fan fields to report: a fan timer that has run out stops, and on a system with a
+    fan ``fan_timer_active`` shows the fan running while it heats or cools (spec §8.3)."""
+    wanted = bool(d.get("has_fan")) and state in RUNNING
+    if not d.get("fan_timer_active"):
+        return {"fan_timer_active": True} if wanted else {}
+    values: dict[str, Any] = {}
+    stamp = d.get("fan_timer_timeout")
+    timeout = None if stamp == EPOCH else parse(stamp)  # the epoch: no timer, only the system
+    if timeout is not None and timeout <= now:
+        values["fan_timer_timeout"] = EPOCH
+        timeout = None
+    if timeout is None and not wanted:
+        values["fan_timer_active"] = False
+    return values
+
+
+class Training:
+    """Counts each thermostat's completed heating and cooling cycles while its estimate is
+    ``training``, and reports ``ready`` once there are enough. Kept in memory: after a
+    restart a thermostat still training starts counting again."""
+
+    def __init__(self, cycles: int = TRAINING_CYCLES) -> None:
+        self.cycles = cycles
+        self._done: dict[str, int] = {}
+
+    def report(self, device_id: str, d: Mapping[str, Any], state: str) -> dict[str, Any]:
+        """``time_to_target_training`` to report after a step to ``state``, if it changes."""
+        if d.get("time_to_target_training") != "training":
+            self._done.pop(device_id, None)
+            return {}
+        done = self._done.get(device_id, 0)
+        if d.get("hvac_state") in RUNNING and state not in RUNNING:
+            done = self._done[device_id] = done + 1
+        return {"time_to_target_training": "ready"} if done >= self.cycles else {}
