@@ -1,16 +1,20 @@
 """The demo home: one user, one structure, two thermostats, a smoke+CO alarm and a camera;
-and one product of that user's with every permission, to try the OAuth flows with."""
+and one product of that user's with every permission, to try the OAuth flows with.
+
+Its builders (:func:`new_structure`, :func:`new_device`) are also what the simulator's
+control adds homes and devices with, so a new device looks like a demo one."""
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from roost.auth import clients, passwords, tokens
 from roost.clock import EPOCH, iso
-from roost.model import units
+from roost.model import schedule, units
 from roost.model.home import Obj
 from roost.model.schema import PERMISSIONS
 from roost.service import Service
@@ -37,75 +41,106 @@ def f(fahrenheit: float) -> float:
     return units.f_to_c(fahrenheit)
 
 
-def home_objects(user_id: str, now: datetime) -> list[Obj]:
+def new_structure(user_id: str, name: str = "Home", time_zone: str = "America/Los_Angeles",
+                  postal_code: str = "94043", country_code: str = "US") -> Obj:
+    """A structure with Nest's standard rooms, home, and no devices yet."""
     sid = new_id(43)
-    wheres = {new_id(43): name for name in WHERES}
-    where = {name: wid for wid, name in wheres.items()}
-    ago = now - timedelta(minutes=2)
+    wheres = {new_id(43): where for where in WHERES}
+    return Obj("structures", sid, user_id, sid, 1, {
+        "structure_id": sid, "name": name, "country_code": country_code,
+        "postal_code": postal_code, "time_zone": time_zone, "away": "home",
+        "rhr_enrollment": False, "wwn_security_state": "ok", "eta_begin": EPOCH,
+        "wheres": {wid: {"where_id": wid, "name": where} for wid, where in wheres.items()},
+    })
 
-    def device(kind: str, where_name: str, did: str = "", **data: Any) -> Obj:
-        did = did or new_id(32 if kind == "smoke_co_alarms" else 22)
-        common = {"device_id": did, "structure_id": sid, "where_id": where[where_name],
-                  "is_online": True}
-        return Obj(kind, did, user_id, sid, 1, {**common, **data})
 
-    thermostat = {
-        "locale": "en-US", "software_version": "5.9.3-5", "last_connection": iso(ago),
-        "temperature_scale": "F", "has_leaf": False, "is_locked": False,
-        "locked_temp_min": f(64), "locked_temp_max": f(80), "sunlight_correction_enabled": True,
+def thermostat_data(device_id: str, now: datetime) -> dict[str, Any]:
+    """A heat pump with a fan and emergency heat, heating to 70 °F."""
+    return {
+        "locale": "en-US", "software_version": "5.9.3-5",
+        "last_connection": iso(now - timedelta(minutes=2)), "temperature_scale": "F",
+        "has_leaf": False, "is_locked": False, "locked_temp_min": f(64),
+        "locked_temp_max": f(80), "sunlight_correction_enabled": True,
         "sunlight_correction_active": False, "fan_timer_active": False,
         "fan_timer_timeout": EPOCH, "fan_timer_duration": 15, "previous_hvac_mode": "",
         "eco_temperature_low": f(62), "eco_temperature_high": f(80), "label": "",
         "time_to_target": "~0", "time_to_target_training": "ready",
+        "can_heat": True, "can_cool": True, "has_fan": True, "is_using_emergency_heat": False,
+        "has_heat_pump": True, "has_emergency_heat": True, "hvac_mode": "heat",
+        "hvac_state": "heating", "target_temperature": f(70),
+        "target_temperature_low": f(66), "target_temperature_high": f(76),
+        "ambient_temperature": f(68.4), "humidity": 41,
     }
-    living_room = device(
-        "thermostats", "Living Room", **thermostat,
-        can_heat=True, can_cool=True, has_fan=True, is_using_emergency_heat=False,
-        has_heat_pump=True, has_emergency_heat=True, hvac_mode="heat", hvac_state="heating",
-        target_temperature=f(70), target_temperature_low=f(66), target_temperature_high=f(76),
-        ambient_temperature=f(68.4), humidity=41,
-    )
-    bedroom = device(
-        "thermostats", "Bedroom", **{**thermostat, "is_locked": True,
-                                     "locked_temp_min": f(66), "locked_temp_max": f(78),
-                                     "label": "upstairs"},
-        can_heat=True, can_cool=True, has_fan=False, is_using_emergency_heat=False,
+
+
+def alarm_data(device_id: str, now: datetime) -> dict[str, Any]:
+    """A Protect with all clear, tested twelve days ago."""
+    return {
+        "locale": "en-US", "software_version": "3.1.4",
+        "last_connection": iso(now - timedelta(minutes=2)), "battery_health": "ok",
+        "co_alarm_state": "ok", "smoke_alarm_state": "ok", "is_manual_test_active": False,
+        "last_manual_test_time": iso(now - timedelta(days=12)),
+    }
+
+
+def camera_data(device_id: str, now: datetime) -> dict[str, Any]:
+    """A streaming camera with two activity zones and no event yet."""
+    return {
+        "software_version": "205-600052", "is_streaming": True, "is_audio_input_enabled": True,
+        "last_is_online_change": iso(now - timedelta(days=3)), "is_video_history_enabled": True,
+        "web_url": f"https://home.nest.com/cameras/{device_id}",
+        "app_url": f"nestmobile://cameras/{device_id}",
+        "is_public_share_enabled": False, "public_share_url": "",
+        "snapshot_url": f"https://roost.invalid/cameras/{device_id}/snapshot.jpg",
+        "activity_zones": [{"name": "Porch", "id": 1}, {"name": "Driveway", "id": 2}],
+    }
+
+
+DEVICE_DATA: dict[str, Callable[[str, datetime], dict[str, Any]]] = {
+    "thermostats": thermostat_data,
+    "smoke_co_alarms": alarm_data,
+    "cameras": camera_data,
+}
+
+
+def new_device(kind: str, structure: Obj, where_id: str, now: datetime, device_id: str = "",
+               **data: Any) -> Obj:
+    """A device of ``kind`` as the demo home has one, online; ``data`` overrides defaults."""
+    did = device_id or new_id(32 if kind == "smoke_co_alarms" else 22)
+    common = {"device_id": did, "structure_id": structure.id, "where_id": where_id,
+              "is_online": True}
+    return Obj(kind, did, structure.user_id, structure.id, 1,
+               {**common, **DEVICE_DATA[kind](did, now), **data})
+
+
+def home_objects(user_id: str, now: datetime) -> list[Obj]:
+    structure = new_structure(user_id)
+    where = {w["name"]: wid for wid, w in structure.data["wheres"].items()}
+    # Each follows a weekly schedule (warmer from 07:00, cooler from 22:30) that the simulator
+    # applies; the Bedroom's range stays inside its 66-78 °F lock.
+    living_room = new_device("thermostats", structure, where["Living Room"], now,
+                             schedule=schedule.typical("HEAT", (21.0,), (18.0,)))
+    bedroom = new_device(
+        "thermostats", structure, where["Bedroom"], now, is_locked=True,
+        locked_temp_min=f(66), locked_temp_max=f(78), label="upstairs", has_fan=False,
+        has_heat_pump=False, has_emergency_heat=False,
         hvac_mode="heat-cool", hvac_state="off", target_temperature=f(71),
         target_temperature_low=f(68), target_temperature_high=f(75),
         ambient_temperature=f(71.2), humidity=45,
+        schedule=schedule.typical("RANGE", (20.0, 24.0), (19.0, 25.0)),
     )
-    alarm = device(
-        "smoke_co_alarms", "Hallway", locale="en-US", software_version="3.1.4",
-        last_connection=iso(ago), battery_health="ok", co_alarm_state="ok",
-        smoke_alarm_state="ok", is_manual_test_active=False,
-        last_manual_test_time=iso(now - timedelta(days=12)),
-    )
+    alarm = new_device("smoke_co_alarms", structure, where["Hallway"], now)
     cam = new_id()
     event_start = now - timedelta(minutes=18)
-    camera = device("cameras", "Front Door", cam, **{
-        "software_version": "205-600052", "is_streaming": True, "is_audio_input_enabled": True,
-        "last_is_online_change": iso(now - timedelta(days=3)), "is_video_history_enabled": True,
-        "web_url": f"https://home.nest.com/cameras/{cam}",
-        "app_url": f"nestmobile://cameras/{cam}",
-        "is_public_share_enabled": False, "public_share_url": "",
-        "snapshot_url": f"https://roost.invalid/cameras/{cam}/snapshot.jpg",
-        "activity_zones": [{"name": "Porch", "id": 1}, {"name": "Driveway", "id": 2}],
-        "last_event": {
-            "has_sound": False, "has_motion": True, "has_person": True,
-            "start_time": iso(event_start), "end_time": iso(event_start + timedelta(seconds=42)),
-            "urls_expire_time": iso(now + timedelta(days=7)),
-            "web_url": f"https://home.nest.com/cameras/{cam}/events",
-            "app_url": f"nestmobile://cameras/{cam}/events",
-            "image_url": f"https://roost.invalid/cameras/{cam}/event.jpg",
-            "animated_image_url": f"https://roost.invalid/cameras/{cam}/event.gif",
-            "activity_zone_ids": ["1"],
-        },
-    })
-    structure = Obj("structures", sid, user_id, sid, 1, {
-        "structure_id": sid, "name": "Home", "country_code": "US", "postal_code": "94043",
-        "time_zone": "America/Los_Angeles", "away": "home", "rhr_enrollment": False,
-        "wwn_security_state": "ok", "eta_begin": EPOCH,
-        "wheres": {wid: {"where_id": wid, "name": name} for wid, name in wheres.items()},
+    camera = new_device("cameras", structure, where["Front Door"], now, cam, last_event={
+        "has_sound": False, "has_motion": True, "has_person": True,
+        "start_time": iso(event_start), "end_time": iso(event_start + timedelta(seconds=42)),
+        "urls_expire_time": iso(now + timedelta(days=7)),
+        "web_url": f"https://home.nest.com/cameras/{cam}/events",
+        "app_url": f"nestmobile://cameras/{cam}/events",
+        "image_url": f"https://roost.invalid/cameras/{cam}/event.jpg",
+        "animated_image_url": f"https://roost.invalid/cameras/{cam}/event.gif",
+        "activity_zone_ids": ["1"],
     })
     return [structure, living_room, bedroom, alarm, camera]
 

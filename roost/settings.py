@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# Where `roost serve` listens unless told otherwise, and where `roost sim` looks for it.
+PORT = 8000
+
 
 @dataclass(frozen=True)
 class Settings:

@@ -1,4 +1,5 @@
-"""Outdoor temperature: one smooth daily cycle, warmest mid-afternoon local time."""
+"""Outdoor temperature: one smooth daily cycle, warmest mid-afternoon local time, or a
+fixed temperature when someone sets one."""
 
 from __future__ import annotations
 
@@ -13,8 +14,12 @@ class Weather:
     mean_c: float = 8.0  # a mild winter day: heating is what a thermostat mostly does
     amplitude_c: float = 5.0  # half the difference between the day's warmest and coldest
     warmest_hour: float = 15.0  # local time
+    # When set, the outdoors holds this all day and night: a heat wave or cold snap on demand.
+    fixed_c: float | None = None
 
     def outdoor_c(self, moment: datetime, time_zone: str = "UTC") -> float:
+        if self.fixed_c is not None:
+            return self.fixed_c
         try:
             local = moment.astimezone(ZoneInfo(time_zone))
         except (ZoneInfoNotFoundError, ValueError):

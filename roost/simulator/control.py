@@ -1,0 +1,282 @@
+"""Driving the simulator by hand: trigger scenarios, change the weather, add and remove
+structures and devices, take devices offline.
+
+Every change goes through the service: reports as system writes (:meth:`Service.write`),
+new objects (version 1) and deleted ones as commits (:meth:`Service.commit`), so REST and
+streams show each at once. A caller acts for one
+principal and reaches only that principal's homes; anything else is :class:`NotFound`, like
+an id that does not exist, so ids of other people's homes cannot be probed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from roost import demo
+from roost.auth.principal import Principal, system
+from roost.clock import iso
+from roost.model import paths
+from roost.model.home import DEVICE_KINDS, Obj
+from roost.rules import thermostat
+from roost.simulator import alarms, cameras
+from roost.simulator.runner import Simulator
+from roost.simulator.weather import Weather
+
+# Nest's limit (spec §4.2); the older documentation said two.
+MAX_STRUCTURES = 3
+KINDS = {"thermostat": "thermostats", "smoke_co_alarm": "smoke_co_alarms", "camera": "cameras"}
+# Where a new device goes when no room is named: where the demo home has one.
+DEFAULT_WHERE = {"thermostats": "Living Room", "smoke_co_alarms": "Hallway",
+                 "cameras": "Front Door"}
+LONGEST_EVENT = timedelta(hours=1)
+# Outdoor temperatures a setting may ask for: Earth's records, rounded outwards.
+OUTDOOR_C = (-90.0, 60.0)
+# Each weather setting: the Weather field it sets, and its bounds.
+WEATHER = {
+    "outdoor_c": ("fixed_c", *OUTDOOR_C),
+    "mean_c": ("mean_c", *OUTDOOR_C),
+    "amplitude_c": ("amplitude_c", 0.0, 50.0),
+    "warmest_hour": ("warmest_hour", 0.0, 24.0),
+}
+
+
+class ControlError(Exception):
+    """A request the simulator cannot carry out."""
+
+
+class NotFound(ControlError):
+    def __init__(self, kind: str, id: str) -> None:
+        super().__init__(f"No {kind.removesuffix('s')} {id} in your homes")
+        self.kind = kind
+        self.id = id
+
+    @property
+    def path(self) -> str:
+        """Where the object would be in the data API."""
+        if self.kind == "devices":  # any kind: no one collection to name
+            return f"/devices/{self.id}"
+        return paths.object_path(self.kind, self.id)
+
+
+class Invalid(ControlError):
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def device_kind(name: str) -> str:
+    """A device collection from its singular ("thermostat") or plural name."""
+    kind = KINDS.get(name, name)
+    if kind not in DEVICE_KINDS:
+        raise Invalid(f"Unknown device kind {name!r}: one of {', '.join(KINDS)}", "kind")
+    return kind
+
+
+class Control:
+    """The simulator's controls, for one principal at a time."""
+
+    def __init__(self, simulator: Simulator, running: bool = True) -> None:
+        self.simulator = simulator
+        self.service = simulator.service
+        self.running = running  # whether the simulator's own loop runs, for status only
+
+    # -- finding what a principal may drive --------------------------------------------------
+
+    def structure(self, principal: Principal, structure_id: str) -> Obj:
+        obj = self.service.home.get("structures", structure_id, pending=True)
+        if obj is None or not principal.may_reach(obj.user_id, obj.structure_id):
+            raise NotFound("structures", structure_id)
+        return obj
+
+    def device(self, principal: Principal, device_id: str,
+               kinds: tuple[str, ...] = DEVICE_KINDS) -> Obj:
+        for kind in kinds:
+            obj = self.service.home.get(kind, device_id, pending=True)
+            if obj is not None and principal.may_reach(obj.user_id, obj.structure_id):
+                return obj
+        raise NotFound(kinds[0] if len(kinds) == 1 else "devices", device_id)
+
+    # -- status and weather ------------------------------------------------------------------
+
+    def status(self, principal: Principal) -> dict[str, Any]:
+        now = self.service.clock()
+        weather = self.simulator.weather
+        homes = {
+            s.id: {"name": s.data.get("name", ""), "time_zone": s.data.get("time_zone", "UTC"),
+                   "outdoor_c": round(weather.outdoor_c(now, s.data.get("time_zone", "UTC")), 1)}
+            for s in self.service.home.of_user(principal.user_id, "structures")
+            if principal.may_reach(s.user_id, s.id)
+        }
+        return {"running": self.running, "speed": self.simulator.speed, "time": iso(now),
+                "weather": weather_json(weather), "structures": homes}
+
+    def set_weather(self, changes: Mapping[str, Any]) -> Weather:
+        """Change the weather of every home this server simulates. ``outdoor_c`` fixes the
+        outdoor temperature (``None`` returns it to the daily cycle); ``mean_c``,
+        ``amplitude_c`` and ``warmest_hour`` shape the cycle. All checked before any applies."""
+        unknown = sorted(set(changes) - set(WEATHER))
+        if unknown:
+            raise Invalid(f"Unknown weather setting {', '.join(unknown)}: the settings are "
+                          f"{', '.join(WEATHER)}", unknown[0])
+        if not changes:
+            raise Invalid(f"Nothing to change: give some of {', '.join(WEATHER)}")
+        fields: dict[str, Any] = {}
+        for key, value in changes.items():
+            attribute, low, high = WEATHER[key]
+            fields[attribute] = None if key == "outdoor_c" and value is None \
+                else _number(key, value, low, high)
+        self.simulator.weather = dataclasses.replace(self.simulator.weather, **fields)
+        return self.simulator.weather
+
+    # -- scenarios ---------------------------------------------------------------------------
+
+    async def alarm(self, principal: Principal, alarm_id: str, scenario: str) -> Obj:
+        if scenario not in alarms.SCENARIOS:
+            raise Invalid(f"Unknown scenario {scenario!r}: one of "
+                          f"{', '.join(alarms.SCENARIOS)}", "scenario")
+        alarm = self.device(principal, alarm_id, ("smoke_co_alarms",))
+        await self.simulator.alarms.trigger(alarm.id, scenario, self.service.clock())
+        return alarm
+
+    async def camera_event(self, principal: Principal, camera_id: str, kinds: set[str],
+                           duration: timedelta = cameras.DURATION) -> Obj:
+        if not kinds or kinds - cameras.KINDS:
+            raise Invalid(f"kinds must be some of {', '.join(sorted(cameras.KINDS))}", "kinds")
+        if not timedelta(0) < duration <= LONGEST_EVENT:
+            raise Invalid(f"duration must be more than 0 and at most "
+                          f"{LONGEST_EVENT.total_seconds():.0f} seconds", "duration")
+        cam = self.device(principal, camera_id, ("cameras",))
+        if not cam.data.get("is_online", True):
+            raise Invalid(f"Camera {camera_id} is offline: it sees nothing")
+        if not cam.data.get("is_streaming", False):
+            raise Invalid(f"Camera {camera_id} is not streaming: it sees nothing")
+        if not await self.simulator.cameras.trigger(cam.id, kinds, self.service.clock(),
+                                                    duration):
+            raise Invalid(f"Camera {camera_id} could not report the event")
+        return cam
+
+    async def arrive(self, principal: Principal, structure_id: str) -> Obj:
+        structure = self.structure(principal, structure_id)
+        await self.simulator.presence.arrive(structure.id, self.service.clock())
+        return structure
+
+    async def depart(self, principal: Principal, structure_id: str) -> Obj:
+        structure = self.structure(principal, structure_id)
+        await self.simulator.presence.depart(structure.id, self.service.clock())
+        return structure
+
+    async def set_online(self, principal: Principal, device_id: str, online: bool) -> Obj:
+        """Take a device offline or bring it back, as its connection would. Offline
+        thermostats stop reporting and refuse clients' writes (the rules' own check)."""
+        device = self.device(principal, device_id)
+        if device.data.get("is_online", True) == online:
+            return device  # nothing changed, so nothing is reported
+        now = self.service.clock()
+        values: dict[str, Any] = {"is_online": online}
+        if device.kind == "cameras":
+            values["last_is_online_change"] = iso(now)
+        elif online:
+            values["last_connection"] = iso(now)  # it has just checked in
+        await self.service.write(system(device.user_id), ("devices", device.kind, device.id),
+                                 values)
+        return device
+
+    # -- homes and devices -------------------------------------------------------------------
+
+    async def add_structure(self, principal: Principal, name: str = "Home",
+                            time_zone: str = "America/Los_Angeles", postal_code: str = "94043",
+                            country_code: str = "US") -> Obj:
+        name = _name("name", name)
+        try:
+            ZoneInfo(time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise Invalid(f"Unknown time zone {time_zone!r}: an IANA name such as "
+                          "America/Los_Angeles", "time_zone") from None
+        country_code = country_code.strip().upper()
+        if not (len(country_code) == 2 and country_code.isascii() and country_code.isalpha()):
+            raise Invalid("country_code must be two letters (ISO 3166-1 alpha-2)",
+                          "country_code")
+        postal_code = postal_code.strip()
+        if len(postal_code) > 16:
+            raise Invalid("postal_code has at most 16 characters", "postal_code")
+        owned = [s for s in self.service.home.of_user(principal.user_id, "structures")
+                 if principal.may_reach(s.user_id, s.id)]
+        if len(owned) >= MAX_STRUCTURES:
+            raise Invalid(f"A user has at most {MAX_STRUCTURES} structures")
+        structure = demo.new_structure(principal.user_id, name, time_zone, postal_code,
+                                       country_code)
+        await self.service.commit([structure])
+        return structure
+
+    async def remove_structure(self, principal: Principal, structure_id: str) -> None:
+        """Remove a structure with every device in it, in one commit."""
+        structure = self.structure(principal, structure_id)
+        devices = [d for kind in DEVICE_KINDS
+                   for d in self.service.home.in_structure(structure.id, kind, pending=True)]
+        await self.service.commit([_deleted(o) for o in (structure, *devices)])
+
+    async def add_device(self, principal: Principal, structure_id: str, kind: str,
+                         where: str | None = None, label: str = "") -> Obj:
+        """Add an online device in a room (``where``, by name: a new custom room if the
+        structure has none of that name), looking like the demo home's."""
+        kind = device_kind(kind)
+        structure = self.structure(principal, structure_id)
+        where = _name("where", DEFAULT_WHERE[kind] if where is None else where)
+        extra: dict[str, Any] = {}
+        if label:
+            if kind != "thermostats":
+                raise Invalid("Only thermostats have a label", "label")
+            if len(label) > 64:
+                raise Invalid("label has at most 64 characters", "label")
+            extra["label"] = label
+        changed: list[Obj] = []
+        wheres = structure.data.get("wheres", {})
+        where_id = next((w["where_id"] for w in wheres.values()
+                         if w["name"].casefold() == where.casefold()), None)
+        if where_id is None:
+            where_id = demo.new_id(43)
+            changed.append(structure.evolve({**structure.data, "wheres": {
+                **wheres, where_id: {"where_id": where_id, "name": where}}}))
+        now = self.service.clock()
+        # It has just connected, which is what its own timestamps say.
+        extra["last_is_online_change" if kind == "cameras" else "last_connection"] = iso(now)
+        device = demo.new_device(kind, structure, where_id, now, **extra)
+        if kind == "thermostats" and structure.data.get("away") == "away":
+            data = dict(device.data)
+            thermostat.set_mode(data, "eco", reason="away")  # as away did to the others
+            device = dataclasses.replace(device, data=data)
+        # One commit: the room and the device that needs it appear together.
+        await self.service.commit([*changed, device])
+        return device
+
+    async def remove_device(self, principal: Principal, device_id: str) -> None:
+        device = self.device(principal, device_id)
+        await self.service.commit([_deleted(device)])
+
+
+def weather_json(weather: Weather) -> dict[str, Any]:
+    return {"outdoor_c": weather.fixed_c, "mean_c": weather.mean_c,
+            "amplitude_c": weather.amplitude_c, "warmest_hour": weather.warmest_hour}
+
+
+def _deleted(obj: Obj) -> Obj:
+    return dataclasses.replace(obj, version=obj.version + 1, deleted=True)
+
+
+def _name(field: str, value: str) -> str:
+    value = value.strip()
+    if not 0 < len(value) <= 64:
+        raise Invalid(f"{field} must be 1 to 64 characters", field)
+    return value
+
+
+def _number(field: str, value: Any, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) \
+            or not math.isfinite(value) or not low <= value <= high:
+        raise Invalid(f"{field} must be a number from {low:g} to {high:g}", field)
+    return float(value)
