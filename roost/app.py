@@ -14,8 +14,10 @@ from starlette.routing import Route
 from roost.api import oauth
 from roost.api.developer import DeveloperApi
 from roost.api.rest import DataEndpoint
+from roost.api.sim import SimApi
 from roost.auth.throttle import LoginThrottle
 from roost.clock import Clock, system_clock
+from roost.legacy import routes as legacy
 from roost.model import openapi
 from roost.service import Service
 from roost.settings import Settings
@@ -31,6 +33,8 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock,
     service = Service(open_store(settings.db, settings.synchronous), clock)
     spec = openapi.document()
     developer = DeveloperApi(service, settings.max_body)
+    # Always there, so scenarios can be triggered by hand; it runs on its own only when asked.
+    simulator = Simulator(service, speed=settings.speed)
 
     async def openapi_json(request: Request) -> Response:
         return JSONResponse(spec)
@@ -41,12 +45,11 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock,
         if on_ready is not None:
             await on_ready(service)
         # Started after on_ready, so the simulator's first tick sees the home it prepared.
-        simulator = Simulator(service, speed=settings.speed) if settings.simulate else None
-        running = asyncio.create_task(simulator.run()) if simulator else None
+        running = asyncio.create_task(simulator.run()) if settings.simulate else None
         try:
             yield
         finally:
-            if simulator is not None and running is not None:
+            if running is not None:
                 simulator.stop()  # lets a step in progress finish before the store closes
                 await running
             await service.stop()
@@ -62,11 +65,14 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock,
             Route("/login", consent.sign_in, methods=["POST"]),
             Route("/api/v1/clients", developer),
             Route("/api/v1/clients/{client_id}", developer),
+            *SimApi(service, simulator, settings).routes(),
+            *legacy.routes(service, settings, simulator),
             Route("/{path:path}", DataEndpoint(service, settings)),
         ],
         lifespan=lifespan,
     )
     app.state.service = service
+    app.state.simulator = simulator
     app.state.login_throttle = LoginThrottle(clock)
     app.state.settings = settings
     return app

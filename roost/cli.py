@@ -1,9 +1,11 @@
-"""The ``roost`` command: run the server, manage users, products and tokens."""
+"""The ``roost`` command: run the server, manage users, products and tokens, and drive
+the simulator of a running server (``roost sim``, roost/cli_sim.py)."""
 
 from __future__ import annotations
 
 import re
 import sqlite3
+import ssl
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -15,12 +17,14 @@ from rich.table import Table
 from roost import demo
 from roost.app import create_app
 from roost.auth import clients, passwords, tokens
+from roost.cli_sim import sim
 from roost.clock import system_clock
 from roost.model.schema import PERMISSIONS
 from roost.server import serve as run_server
 from roost.service import Service
-from roost.settings import Settings
+from roost.settings import PORT, Settings
 from roost.simulator.clock import accelerated
+from roost.simulator.presence import WEEKDAYS
 from roost.store import open_store, queries
 from roost.store.base import Store
 
@@ -35,9 +39,12 @@ def main() -> None:
     """Roost: a self-hosted Nest cloud."""
 
 
+main.add_command(sim)  # talks to a running server over HTTP, unlike the commands here
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--port", default=PORT, show_default=True, type=int)
 @db_option
 @click.option("--demo", "with_demo", is_flag=True,
               help="Create the demo user, home and product unless they exist, and print a "
@@ -55,11 +62,18 @@ def main() -> None:
               "simulated minute per second). Every timestamp the API shows follows it.")
 @click.option("--simulate/--no-simulate", default=True, show_default=True,
               help="Run the simulated devices; without it the home changes only when written.")
+@click.option("--certfile", type=click.Path(exists=True, dir_okay=False),
+              help="Serve HTTPS with this PEM certificate (chain); needs --keyfile. Some "
+              "legacy clients speak only https.")
+@click.option("--keyfile", type=click.Path(exists=True, dir_okay=False),
+              help="The certificate's private key (PEM, unencrypted).")
 @click.option("--log-level", default="info", show_default=True)
 def serve(host: str, port: int, db: str, with_demo: bool, redirect_port: int | None,
           keepalive: float, synchronous: str, speed: float, simulate: bool,
-          log_level: str) -> None:
-    """Serve the Works with Nest API."""
+          certfile: str | None, keyfile: str | None, log_level: str) -> None:
+    """Serve the Works with Nest API and the legacy mobile API."""
+    check_tls(certfile, keyfile)
+    scheme = "https" if certfile else "http"
     settings = Settings(db=db, keepalive=keepalive, synchronous=synchronous, speed=speed,
                         simulate=simulate)
 
@@ -75,14 +89,32 @@ def serve(host: str, port: int, db: str, with_demo: bool, redirect_port: int | N
                 console.print(f"demo product: {home.product.id} (its secret was printed when "
                               "it was created; `roost client delete` it to get a new one)",
                               soft_wrap=True)
-        console.print(f"Roost serving http://{host}:{port}/ from {db}")
+        console.print(f"Roost serving {scheme}://{host}:{port}/ from {db}")
         if redirect_port is not None:
             console.print(f"front door: http://{host}:{redirect_port}/ redirects to it")
 
     # At speed 1 the system clock itself, so a real-time server shows exact real time.
     clock = system_clock if speed == 1 else accelerated(speed)
-    run_server(create_app(settings, clock, on_ready=ready), host, port, redirect_port,
-               log_level)
+    app = create_app(settings, clock, on_ready=ready)
+    if with_demo:  # the demo household leaves for work on weekdays (docs/simulator.md)
+        app.state.simulator.presence.routine = WEEKDAYS
+    run_server(app, host, port, redirect_port, log_level, certfile, keyfile)
+
+
+def check_tls(certfile: str | None, keyfile: str | None) -> None:
+    """Both files or neither, and a pair that loads: refused here with the reason rather than
+    by a traceback once the server starts."""
+    if (certfile is None) != (keyfile is None):
+        raise click.UsageError("--certfile and --keyfile go together")
+    if certfile is None:
+        return
+    try:
+        # An empty password: an encrypted key is refused instead of prompted for.
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(certfile, keyfile, password="")
+    except (ssl.SSLError, OSError) as exc:
+        raise click.BadParameter(f"cannot use {certfile} with {keyfile} (a PEM certificate "
+                                 f"and its unencrypted private key): {exc}",
+                                 param_hint="'--certfile' / '--keyfile'") from None
 
 
 @main.group()

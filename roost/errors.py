@@ -232,3 +232,7 @@ def invalid_name(field: str, shortest: int = 1) -> ApiError:
 def invalid_schedule(reason: str) -> ApiError:
     return ApiError(400, f"Invalid schedule: {reason}", "invalid-value",
                     {"field_name": "schedule"})
+
+
+def invalid_wheres(reason: str) -> ApiError:
+    return ApiError(400, f"Invalid wheres: {reason}", "invalid-value", {"field_name": "wheres"})

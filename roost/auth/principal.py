@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import NamedTuple
 
 from roost.model.schema import ANY
@@ -27,6 +28,7 @@ class Principal:
     grant_id: str = ""
     system: bool = False  # the devices and Nest's own logic
     structures: frozenset[str] | None = None  # the homes the user chose; None: all of them
+    expires: datetime | None = None  # when the token stops working; None: never
 
     @property
     def view(self) -> View:

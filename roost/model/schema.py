@@ -144,6 +144,9 @@ class Field:
     derive: Derive | None = None  # computed from the home at read time, never stored
     readable: bool = True  # False for write-only fields (a structure's `eta`)
     identity: bool = False  # fixed when the object is created; no write changes it
+    # Absent while it has no value (peak_period_* outside a Rush Hour event): a system write
+    # of null removes it.
+    optional: bool = False
     # Keys of an object value that need one of these permissions besides the field's own.
     restricted: tuple[tuple[str, frozenset[str]], ...] = ()
 
@@ -172,13 +175,23 @@ def _temperature(
     ]
 
 
+def _exact(kind: str, base: str, what: str, minimum: float, maximum: float) -> Field:
+    """The stored °C value itself, as the Nest apps write it (16.11111 for 61 °F): checked as
+    its `_c` twin is, then kept as written rather than rounded to half a degree."""
+    return Field(kind, base, "number", f"{what}, exact °C (the Nest app)", frozenset(),
+                 frozenset({APP}), scale="C", unit="°C", minimum=minimum, maximum=maximum,
+                 readable=False)
+
+
 def _device_common(kind: str, read: frozenset[str]) -> list[Field]:
     return [
         Field(kind, "device_id", "string", "Unique device identifier", read, identity=True),
         Field(kind, "software_version", "string", "Firmware version", read, reported=True),
         Field(kind, "structure_id", "string", "The structure the device is in", read,
               identity=True),
-        Field(kind, "where_id", "string", "Where (room) identifier", read),
+        # The Nest app moves a thermostat to another of the structure's rooms.
+        Field(kind, "where_id", "string", "Where (room) identifier", read,
+              frozenset({APP}) if kind == "thermostats" else frozenset()),
         Field(kind, "where_name", "string", "Where (room) name", read, derive=derived.where_name),
         Field(kind, "name", "string", "Display name", read, derive=derived.name),
         Field(kind, "name_long", "string", "Long display name", read, derive=derived.name_long),
@@ -252,6 +265,12 @@ _THERMOSTATS = [
     Field("thermostats", "schedule", "object",
           "The weekly schedule, as the legacy schedule bucket holds it (roost.model.schedule)",
           frozenset(), frozenset({APP}), readable=False),
+    _exact("thermostats", "target_temperature", "Target temperature", 9, 32),
+    _exact("thermostats", "target_temperature_low", "Heat-to temperature", 9, 32),
+    _exact("thermostats", "target_temperature_high", "Cool-to temperature", 9, 32),
+    # Roost's bounds: Nest's lowest Eco heat-to (40 °F) up to the highest set point.
+    _exact("thermostats", "eco_temperature_low", "Eco heat-to temperature", 4.5, 32),
+    _exact("thermostats", "eco_temperature_high", "Eco cool-to temperature", 4.5, 32),
 ]
 
 _SMOKE_CO_ALARMS = [
@@ -326,15 +345,15 @@ _STRUCTURES = [
     Field("structures", "eta_begin", "string", "Begin of the earliest current arrival window",
           AWAY | {ETA_WRITE}, format="date-time", derive=derived.eta_begin),
     Field("structures", "peak_period_start_time", "string", "Rush Hour start, when scheduled",
-          frozenset({ENERGY_READ}), format="date-time", reported=True),
+          frozenset({ENERGY_READ}), format="date-time", reported=True, optional=True),
     Field("structures", "peak_period_end_time", "string", "Rush Hour end, when scheduled",
-          frozenset({ENERGY_READ}), format="date-time", reported=True),
+          frozenset({ENERGY_READ}), format="date-time", reported=True, optional=True),
     Field("structures", "rhr_enrollment", "boolean", "Enrolled in Rush Hour Rewards",
           frozenset({ENERGY_READ})),
     Field("structures", "wwn_security_state", "string", "ok, or deter while away and a person "
           "is seen", frozenset({SECURITY_STATE_READ}), enum=("ok", "deter"), reported=True),
     Field("structures", "wheres", "object", "Rooms: where_id -> {where_id, name}",
-          THERMOSTAT | SMOKE_CO | CAMERA),
+          THERMOSTAT | SMOKE_CO | CAMERA, frozenset({APP})),
 ]
 
 FIELDS: dict[str, dict[str, Field]] = {

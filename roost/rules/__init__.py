@@ -41,7 +41,9 @@ def plan(home: Home, obj: Obj, values: dict[str, Any], now: datetime,
             structure.set_trips(d, value)
         elif name == "schedule":  # kept in one well-formed shape whoever writes it
             d[name] = thermostat.checked_schedule(value)
+        elif value is None:  # an optional field cleared (validation allowed no other)
+            d.pop(f.key, None)
         elif name != "away":
             d[f.key] = units.exact(value, f.scale) if f.scale else value
-    thermostats = structure.set_away(home, obj, d, values.get("away"))
+    thermostats = structure.set_away(home, obj, d, values.get("away"), now)
     return [obj.evolve(d), *thermostats]

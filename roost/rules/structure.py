@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from roost import clock, errors
-from roost.model.home import Home, Obj
+from roost.model.home import DEVICE_KINDS, Home, Obj
 from roost.rules import thermostat
 
 ETA_KEYS = ("trip_id", "estimated_arrival_window_begin", "estimated_arrival_window_end")
@@ -21,18 +21,24 @@ def apply(home: Home, obj: Obj, values: dict[str, Any], now: datetime) -> list[O
         d["name"] = name
     if "eta" in values:
         _set_eta(home, obj, d, values["eta"], now)
-    thermostats = set_away(home, obj, d, values.get("away"))
+    if "wheres" in values:
+        d["wheres"] = _checked_wheres(home, obj, values["wheres"])
+    thermostats = set_away(home, obj, d, values.get("away"), now)
     return [obj.evolve(d), *thermostats]
 
 
-def set_away(home: Home, structure: Obj, d: dict[str, Any], away: str | None) -> list[Obj]:
-    """Record ``away`` in the structure's new data ``d``; the thermostats it changes.
+def set_away(home: Home, structure: Obj, d: dict[str, Any], away: str | None,
+             now: datetime | None = None) -> list[Obj]:
+    """Record ``away`` in the structure's new data ``d`` (and since when, the legacy API's
+    ``away_timestamp``); the thermostats it changes.
 
     Away puts the structure's thermostats in Eco; home brings back the ones it put there.
     """
     if away is None or structure.data.get("away") == away:
         return []
     d["away"] = away
+    if now is not None:
+        d["away_since"] = clock.iso(now)
     changed = []
     for t in home.in_structure(structure.id, "thermostats", pending=True):
         d = dict(t.data)
@@ -83,3 +89,23 @@ def _time(eta: dict[str, Any], key: str) -> datetime:
     if moment is None:
         raise errors.eta_invalid(f"{key} must be an ISO 8601 time", {"field_name": key})
     return moment
+
+
+def _checked_wheres(home: Home, obj: Obj, wheres: dict[str, Any]) -> dict[str, Any]:
+    """The structure's rooms as the Nest app rewrites them: ``{where_id: {where_id, name}}``,
+    names 1 to 64 characters, and no room dropped while a device is in it."""
+    checked: dict[str, dict[str, str]] = {}
+    for where_id, where in wheres.items():
+        name = where.get("name") if isinstance(where, dict) else None
+        if not where_id or not isinstance(name, str) or not 0 < len(name.strip()) <= 64 \
+                or where.get("where_id", where_id) != where_id:
+            raise errors.invalid_wheres(f"room {where_id!r} needs a where_id and a name of "
+                                        "1 to 64 characters")
+        checked[where_id] = {"where_id": where_id, "name": name.strip()}
+    dropped = set(obj.data.get("wheres", {})) - set(checked)
+    for kind in DEVICE_KINDS:
+        for device in home.in_structure(obj.id, kind, pending=True):
+            if device.data.get("where_id") in dropped:
+                raise errors.invalid_wheres(
+                    f"room {device.data['where_id']!r} still has a device in it")
+    return checked

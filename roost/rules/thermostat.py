@@ -11,6 +11,7 @@ from roost.model import derived, schedule, units
 from roost.model.home import Home, Obj
 
 SETPOINTS = ("target_temperature", "target_temperature_low", "target_temperature_high")
+ECO = ("eco_temperature_low", "eco_temperature_high")
 # Nest kept heat-to and cool-to at least 3 °F (1.5 °C) apart.
 MIN_GAP = {"F": 3.0, "C": 1.5}
 
@@ -25,10 +26,15 @@ def apply(home: Home, obj: Obj, values: dict[str, Any], now: datetime) -> list[O
     for base, (scale, value) in written.items():
         _check_mode(base, d["hvac_mode"])
         _check_lock(d, scale, value)
-        d[base] = units.store(value, scale)
+        # Written under the stored name itself (the Nest app's exact °C), it is kept as is.
+        d[base] = float(value) if base in values else units.store(value, scale)
     range_writes = [s for b, (s, _) in written.items() if b != "target_temperature"]
     if range_writes:
         _check_range(d, range_writes[0])
+    eco = {name: float(values[name]) for name in ECO if name in values}
+    if eco:
+        d.update(eco)
+        _check_range(d, "C", "eco_temperature")
     if "fan_timer_duration" in values:
         d["fan_timer_duration"] = values["fan_timer_duration"]
     if "fan_timer_active" in values:
@@ -43,6 +49,11 @@ def apply(home: Home, obj: Obj, values: dict[str, Any], now: datetime) -> list[O
         d["temperature_scale"] = values["temperature_scale"]
     if "schedule" in values:
         d["schedule"] = checked_schedule(values["schedule"])
+    if "where_id" in values:
+        structure = home.get("structures", obj.structure_id, pending=True)
+        if values["where_id"] not in (structure.data.get("wheres", {}) if structure else {}):
+            raise errors.invalid_value("where_id", values["where_id"])
+        d["where_id"] = values["where_id"]
     return [obj.evolve(d)]
 
 
@@ -80,6 +91,8 @@ def _setpoints(values: dict[str, Any]) -> dict[str, tuple[str, float]]:
     for base in SETPOINTS:
         given = [(s, values[f"{base}_{s.lower()}"]) for s in ("F", "C")
                  if f"{base}_{s.lower()}" in values]
+        if base in values:  # the Nest app's exact °C, checked as a _c write is
+            given.append(("C", values[base]))
         if len(given) > 1:
             raise errors.both_scales(base)
         if given:
@@ -107,12 +120,12 @@ def _check_lock(d: dict[str, Any], scale: str, value: float) -> None:
         raise errors.outside_lock(scale, value, low, too_high=False)
 
 
-def _check_range(d: dict[str, Any], scale: str) -> None:
+def _check_range(d: dict[str, Any], scale: str, base: str = "target_temperature") -> None:
     """Low below high by Nest's minimum gap, as read in either scale (1.5 °C can round to a
     2 °F gap), reported in the scale the client wrote."""
     for s in (scale, "C" if scale == "F" else "F"):
-        low = units.show(d["target_temperature_low"], s)
-        high = units.show(d["target_temperature_high"], s)
+        low = units.show(d[f"{base}_low"], s)
+        high = units.show(d[f"{base}_high"], s)
         if low > high:
             raise errors.low_above_high(low, high)
         if high - low < MIN_GAP[s]:

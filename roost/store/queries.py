@@ -202,17 +202,24 @@ def grant(conn: Conn, user_id: str, client_id: str) -> Grant | None:
 
 
 def add_token(conn: Conn, token_hash: str, user_id: str, client_id: str,
-              code_hash: str | None = None) -> None:
-    """A token under the user's grant for the product (accepting it first if there is none)."""
+              code_hash: str | None = None, expires: str | None = None) -> None:
+    """A token under the user's grant for the product (accepting it first if there is none);
+    ``expires`` (ISO 8601) ends it, None never does."""
     found = grant(conn, user_id, client_id)
     if found is None:
         product = client(conn, client_id)
         assert product is not None, f"no product {client_id}"
         found = accept(conn, user_id, product)
     conn.execute(
-        "INSERT INTO tokens (hash, user_id, client_id, grant_id, code_hash, created) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        (token_hash, user_id, client_id, found.id, code_hash, _now()))
+        "INSERT INTO tokens (hash, user_id, client_id, grant_id, code_hash, created, expires) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (token_hash, user_id, client_id, found.id, code_hash, _now(), expires))
+
+
+def token_expires(conn: Conn, token_hash: str) -> str | None:
+    """When a token stops working (ISO 8601); None if never, or if there is no such token."""
+    row = conn.execute("SELECT expires FROM tokens WHERE hash = ?", (token_hash,)).fetchone()
+    return row[0] if row else None
 
 
 def token_grant(conn: Conn, token_hash: str) -> Grant | None:

@@ -92,6 +92,14 @@ MIGRATIONS: list[str] = [
         expires TEXT NOT NULL
     );
     """,
+    # Sessions of the legacy mobile API end after 30 days; other tokens never do (NULL).
+    """
+    ALTER TABLE tokens ADD COLUMN expires TEXT;
+    """,
+    # When each object last changed (ms since the epoch): the legacy API's bucket timestamps.
+    """
+    ALTER TABLE objects ADD COLUMN updated INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 
