@@ -219,7 +219,7 @@ def test_a_body_that_is_not_json(api: Api, legacy: Legacy) -> None:
     response = api.client.post(f"/v2/put/shared.{api.living_room}", content=b"target=20",
                                headers={**legacy.headers,
                                         "Content-Type": "application/x-www-form-urlencoded"})
-    assert_error(response, 400, "invalid_request")
+    assert_error(response, 400, "invalid_json")
     response = api.client.post(f"/v2/put/shared.{api.living_room}", content=b"{}",
                                headers={"Authorization": "Basic b.nope"})
     assert_error(response, 401, "unauthorized")

@@ -31,8 +31,8 @@ def token_of(request: Request) -> str | None:
     return request.query_params.get("auth") or None
 
 
-async def read_body(request: Request, limit: int) -> Any:
-    """The body parsed as JSON whatever the Content-Type (python-nest sends none)."""
+async def read_raw(request: Request, limit: int) -> bytes:
+    """The body, refused with 413 past ``limit`` bytes, however it is sent."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise errors.too_large(limit)
@@ -41,8 +41,13 @@ async def read_body(request: Request, limit: int) -> Any:
         body += chunk
         if len(body) > limit:
             raise errors.too_large(limit)
+    return bytes(body)
+
+
+async def read_body(request: Request, limit: int) -> Any:
+    """The body parsed as JSON whatever the Content-Type (python-nest sends none)."""
     try:
-        return orjson.loads(body)
+        return orjson.loads(await read_raw(request, limit))
     except orjson.JSONDecodeError as exc:
         raise errors.invalid_json(str(exc)) from None
 

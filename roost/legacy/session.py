@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from roost import clock
+from roost.api.rest import read_raw
 from roost.auth import passwords, tokens
 from roost.auth.principal import Principal
 from roost.auth.throttle import LoginThrottle
@@ -131,7 +132,7 @@ class Sessions:
         if request.headers.get("content-type", "").startswith("multipart/form-data"):
             fields = await _multipart(request, self.settings.max_body)
         else:
-            fields = _fields(await _read(request, self.settings.max_body))
+            fields = _fields(await read_raw(request, self.settings.max_body))
         email = fields.get("email", fields.get("username"))
         password = fields.get("password")
         if not isinstance(email, str) or not isinstance(password, str) or not email.strip() \
@@ -161,18 +162,6 @@ class Sessions:
             await self.service.store.write(
                 lambda conn: queries.set_password_hash(conn, user.id, new_hash))
         return user
-
-
-async def _read(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise LegacyError(413, "request_too_large", f"the body is larger than {limit} bytes")
-    raw = bytearray()
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > limit:
-            raise LegacyError(413, "request_too_large", f"the body is larger than {limit} bytes")
-    return bytes(raw)
 
 
 def _fields(raw: bytes) -> dict[str, Any]:

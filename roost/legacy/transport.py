@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
+from roost.api.rest import read_body
 from roost.legacy import auth, snapshot, writes
 from roost.legacy.errors import LegacyError, invalid_request, route
 from roost.legacy.writes import Put
@@ -51,7 +52,7 @@ class Transport:
     async def put(self, request: Request) -> Response:
         """One bucket, merged; ``{}`` on success (no client reads the body)."""
         principal = auth.principal(self.service, request)
-        body = await _read_json(request, self.settings.max_body)
+        body = await read_body(request, self.settings.max_body)
         if not isinstance(body, dict):
             raise invalid_request("the body must be a JSON object of the fields to write")
         await writes.apply(self.service, principal, self.projection.snapshot(principal.user_id),
@@ -60,7 +61,7 @@ class Transport:
 
     async def put_objects(self, request: Request) -> Response:
         principal = auth.principal(self.service, request)
-        puts = _puts(await _read_json(request, self.settings.max_body))
+        puts = _puts(await read_body(request, self.settings.max_body))
         await writes.apply(self.service, principal, self.projection.snapshot(principal.user_id),
                            puts)
         after = self.projection.snapshot(principal.user_id)
@@ -91,21 +92,6 @@ def _puts(body: Any) -> list[Put]:
             raise invalid_request(f"the value of {item['object_key']} must be an object")
         puts.append(Put(item["object_key"], value, OPS[op]))
     return puts
-
-
-async def _read_json(request: Request, limit: int) -> Any:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise LegacyError(413, "request_too_large", f"the body is larger than {limit} bytes")
-    raw = bytearray()
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > limit:
-            raise LegacyError(413, "request_too_large", f"the body is larger than {limit} bytes")
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise invalid_request("the body is not JSON") from None
 
 
 def _json(value: Any) -> Response:
