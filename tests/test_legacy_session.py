@@ -17,16 +17,14 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from argon2 import PasswordHasher
 from conftest import Api
+from legacy_helpers import cheap_hashes
 from permissions_helpers import grant_token
 
 from roost import demo
-from roost.auth import passwords
 from roost.model.schema import PERMISSIONS
 from roost.model.units import c_to_f
 from roost.simulator.weather import Weather
-from roost.store import queries
 
 LOGIN_KEYS = {"access_token", "userid", "user", "email", "expires_in", "urls", "limits",
               "weave", "is_staff", "is_superuser", "language", "2fa_state", "2fa_enabled"}
@@ -35,19 +33,8 @@ THIRTY_DAYS = "Sat, 14-Feb-2026 12:00:00 GMT"  # the manual clock starts 2026-01
 
 
 @pytest.fixture(autouse=True)
-def cheap_hashes(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
-    """argon2 at its lowest cost for the demo user: every sign-in here still verifies a real
-    hash, in a millisecond rather than half a second."""
-    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    monkeypatch.setattr(passwords, "_hasher", cheap)
-    hashed = cheap.hash(demo.PASSWORD)
-
-    def job(conn: queries.Conn) -> None:
-        user = queries.user_by_email(conn, demo.EMAIL)
-        assert user is not None
-        queries.set_password_hash(conn, user.id, hashed)
-
-    api.client.portal.call(api.service.store.write, job)
+def cheap(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    cheap_hashes(api, monkeypatch)
 
 
 def anonymous(api: Api) -> httpx.Client:
