@@ -254,3 +254,19 @@ def test_the_demo_schedules(api: Api, legacy: Legacy) -> None:
         assert set(schedule["days"]) == {str(d) for d in range(7)}
         assert all(e["type"] == mode for day in schedule["days"].values()
                    for e in day.values())
+
+
+def test_away_setter_tells_home_away_assist_from_a_person(api: Api, legacy: Legacy) -> None:
+    """A structure set away by Home/Away Assist shows ``away_setter`` 1; by a client, 0."""
+    sim = Simulator(api.service, Weather(mean_c=12.0, amplitude_c=0.0))
+    api.client.portal.call(sim.step)
+    api.client.portal.call(sim.presence.depart, api.structure_id, api.clock())
+    for _ in range(31):
+        api.clock.advance(minutes=1)
+        api.client.portal.call(sim.step)
+    structure = legacy.mobile()["structure"][api.structure_id]
+    assert structure["away"] is True and structure["away_setter"] == 1
+    assert api.put(f"/structures/{api.structure_id}", {"away": "home"}).status_code == 200
+    assert api.put(f"/structures/{api.structure_id}", {"away": "away"}).status_code == 200
+    structure = legacy.mobile()["structure"][api.structure_id]
+    assert structure["away"] is True and structure["away_setter"] == 0

@@ -117,7 +117,7 @@ def structure(home: Home, s: Obj) -> dict[str, Any]:
         # WWN's "unknown" (no devices) is not away.
         "away": d.get("away") == "away",
         "away_timestamp": _seconds(d.get("away_since")),
-        "away_setter": 0,  # set by a person (or an app), never by auto-away: Roost has none
+        "away_setter": d.get("away_setter", 0),  # 1: Home/Away Assist; 0: a person
         "devices": devices,
         # Every device of the home; homebridge-nest enumerates the home from it.
         "swarm": [*devices, *(f"topaz.{a.id}" for a in alarms),

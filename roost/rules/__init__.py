@@ -45,5 +45,5 @@ def plan(home: Home, obj: Obj, values: dict[str, Any], now: datetime,
             d.pop(f.key, None)
         elif name != "away":
             d[f.key] = units.exact(value, f.scale) if f.scale else value
-    thermostats = structure.set_away(home, obj, d, values.get("away"), now)
+    thermostats = structure.set_away(home, obj, d, values.get("away"), now, system=True)
     return [obj.evolve(d), *thermostats]

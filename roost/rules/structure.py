@@ -28,15 +28,17 @@ def apply(home: Home, obj: Obj, values: dict[str, Any], now: datetime) -> list[O
 
 
 def set_away(home: Home, structure: Obj, d: dict[str, Any], away: str | None,
-             now: datetime | None = None) -> list[Obj]:
-    """Record ``away`` in the structure's new data ``d`` (and since when, the legacy API's
-    ``away_timestamp``); the thermostats it changes.
+             now: datetime | None = None, system: bool = False) -> list[Obj]:
+    """Record ``away`` in the structure's new data ``d`` (and since when and by whom, the
+    legacy API's ``away_timestamp`` and ``away_setter``: 1 for Nest's own Home/Away Assist,
+    0 for a person); the thermostats it changes.
 
     Away puts the structure's thermostats in Eco; home brings back the ones it put there.
     """
     if away is None or structure.data.get("away") == away:
         return []
     d["away"] = away
+    d["away_setter"] = int(system)
     if now is not None:
         d["away_since"] = clock.iso(now)
     changed = []
