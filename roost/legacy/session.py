@@ -8,8 +8,6 @@ as the 2019 web app did), decided by the body itself: clients label bodies loose
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,7 +20,7 @@ from starlette.responses import Response
 
 from roost import clock
 from roost.api.rest import read_raw
-from roost.auth import passwords, tokens
+from roost.auth import signin, tokens
 from roost.auth.principal import Principal
 from roost.auth.throttle import LoginThrottle
 from roost.legacy import auth, urls
@@ -79,12 +77,6 @@ def session_object(user: queries.User, token: str, expires: datetime,
         "2fa_state": "not_enrolled",
         "2fa_enabled": False,
     }
-
-
-@functools.cache
-def _dummy_hash() -> str:
-    # Verifying against this when the email is unknown makes both failures take as long.
-    return passwords.hash_password("no user has this password")
 
 
 class Sessions:
@@ -145,22 +137,14 @@ class Sessions:
         account and per address, a dummy hash for unknown emails, rehashed when weak."""
         throttle: LoginThrottle = request.app.state.login_throttle
         address = request.client.host if request.client else ""
-        if throttle.blocked(email, address):
+        try:
+            user = await signin.check(self.service.store, throttle, email, password, address)
+        except signin.Throttled:
             raise LegacyError(429, "too_many_requests",
                               "too many failed sign-ins; try again in 15 minutes",
-                              {"Retry-After": "900"})
-        user = self.service.store.read(lambda conn: queries.user_by_email(conn, email))
-        # argon2 takes tens of milliseconds: off the event loop, so streams keep flowing.
-        ok = await asyncio.to_thread(
-            passwords.verify, user.password_hash if user else _dummy_hash(), password)
-        if user is None or not ok:
-            throttle.failed(email, address)
+                              {"Retry-After": "900"}) from None
+        if user is None:
             raise LegacyError(400, "access_denied", "invalid user credentials")
-        throttle.succeeded(email)
-        if passwords.needs_rehash(user.password_hash):
-            new_hash = await asyncio.to_thread(passwords.hash_password, password)
-            await self.service.store.write(
-                lambda conn: queries.set_password_hash(conn, user.id, new_hash))
         return user
 
 

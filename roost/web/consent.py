@@ -6,7 +6,6 @@ A product with a redirect URI gets the user back with ``code`` and ``state`` (or
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -16,7 +15,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
 from roost.api.oauth import oauth_error
-from roost.auth import clients, oauth, passwords, sessions
+from roost.auth import clients, oauth, sessions, signin
 from roost.auth.throttle import LoginThrottle
 from roost.model.schema import PERMISSION_TEXT, parse_permission
 from roost.service import Service
@@ -34,9 +33,6 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 # Verifying against this when the email is unknown makes both failures take as long.
-_DUMMY_HASH = passwords.hash_password("no user has this password")
-
-
 def _service(request: Request) -> Service:
     return request.app.state.service
 
@@ -151,21 +147,14 @@ async def sign_in(request: Request) -> Response:
     next_url = _safe_next(str(form.get("next", "")))
     address = request.client.host if request.client else ""
     service, throttle = _service(request), _throttle(request)
-    if throttle.blocked(email, address):
+    try:
+        user = await signin.check(service.store, throttle, email, password, address)
+    except signin.Throttled:
         return page(request, "login.html", 429, product=None, email=email, next=next_url,
                     error="Too many attempts. Try again in 15 minutes.")
-    user = service.store.read(lambda conn: queries.user_by_email(conn, email))
-    # argon2 takes tens of milliseconds: off the event loop, so streams keep flowing.
-    ok = await asyncio.to_thread(passwords.verify, user.password_hash if user else _DUMMY_HASH,
-                                 password)
-    if user is None or not ok:
-        throttle.failed(email, address)
+    if user is None:
         return page(request, "login.html", 400, product=None, email=email, next=next_url,
                     error="Wrong email or password.")
-    throttle.succeeded(email)
-    if passwords.needs_rehash(user.password_hash):
-        new_hash = await asyncio.to_thread(passwords.hash_password, password)
-        await service.store.write(lambda conn: queries.set_password_hash(conn, user.id, new_hash))
     cookie = await sessions.start(service, user.id)
     response = RedirectResponse(next_url, status_code=303, headers=SECURITY_HEADERS)
     response.set_cookie(sessions.COOKIE, cookie, max_age=int(sessions.LIFETIME.total_seconds()),
