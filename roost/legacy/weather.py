@@ -17,9 +17,8 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta, tzinfo
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 from starlette.requests import Request
@@ -28,6 +27,7 @@ from starlette.responses import Response
 from roost.legacy.errors import invalid_request
 from roost.model.units import c_to_f
 from roost.service import Service
+from roost.simulator import localtime
 from roost.simulator.runner import Simulator
 
 SUNRISE, SUNSET = time(7), time(17)
@@ -96,13 +96,6 @@ def place(service: Service, postal: str, country: str) -> Place:
     return Place(postal, country, "UTC")
 
 
-def _zone(name: str) -> tzinfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return UTC
-
-
 def _humidity(temp_c: float, dew_c: float) -> int:
     """Relative humidity from temperature and dew point (Magnus formula)."""
     a, b = 17.625, 243.04
@@ -110,7 +103,7 @@ def _humidity(temp_c: float, dew_c: float) -> int:
 
 
 def outlook(simulator: Simulator, where: Place, now: datetime) -> Outlook:
-    zone = _zone(where.zone)
+    zone = localtime.zone(where.zone)
     weather = simulator.weather
 
     def temp(at: datetime) -> float:

@@ -68,11 +68,14 @@ def eta_begin(home: Home, obj: Obj) -> str:
     return obj.data.get("eta_begin", EPOCH)
 
 
+def in_emergency(alarm: Obj) -> bool:
+    """A smoke+CO alarm sounding a smoke or CO emergency."""
+    return "emergency" in (alarm.data.get("smoke_alarm_state"), alarm.data.get("co_alarm_state"))
+
+
 def safety_shutoff(home: Home, structure_id: str, pending: bool = False) -> bool:
     """Nest stops the HVAC fan while any alarm of the structure sounds an emergency."""
-    return any(
-        "emergency" in (a.data.get("smoke_alarm_state"), a.data.get("co_alarm_state"))
-        for a in home.in_structure(structure_id, "smoke_co_alarms", pending=pending)
-    )
+    return any(in_emergency(a)
+               for a in home.in_structure(structure_id, "smoke_co_alarms", pending=pending))
 
 

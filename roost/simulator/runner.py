@@ -21,7 +21,7 @@ from typing import Any
 from roost import errors
 from roost.auth.principal import system
 from roost.clock import iso, parse
-from roost.model import units
+from roost.model import derived, units
 from roost.model.home import Obj
 from roost.service import Service, Write
 from roost.simulator import thermal
@@ -153,8 +153,7 @@ class Simulator:
         for o in list(home.committed.values()):
             if o.kind == "thermostats":
                 thermostats.append(o.key)
-            elif o.kind == "smoke_co_alarms" and "emergency" in (
-                    o.data.get("smoke_alarm_state"), o.data.get("co_alarm_state")):
+            elif o.kind == "smoke_co_alarms" and derived.in_emergency(o):
                 self._shutoff.add(o.structure_id)  # Nest holds the HVAC off meanwhile
         self._outdoor, self._zones = {}, {}
         tally = _Tally(len(thermostats))

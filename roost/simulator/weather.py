@@ -6,7 +6,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from roost.simulator import localtime
 
 
 @dataclass(frozen=True)
@@ -20,10 +21,7 @@ class Weather:
     def outdoor_c(self, moment: datetime, time_zone: str = "UTC") -> float:
         if self.fixed_c is not None:
             return self.fixed_c
-        try:
-            local = moment.astimezone(ZoneInfo(time_zone))
-        except (ZoneInfoNotFoundError, ValueError):
-            local = moment  # a structure with an unknown zone still gets a day and a night
+        local = localtime.local(moment, time_zone)
         hour = local.hour + local.minute / 60 + local.second / 3600
         return self.mean_c + self.amplitude_c * math.cos(
             2 * math.pi * (hour - self.warmest_hour) / 24)
