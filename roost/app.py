@@ -14,15 +14,18 @@ from starlette.routing import Route
 from roost.api import oauth
 from roost.api.developer import DeveloperApi
 from roost.api.rest import DataEndpoint
-from roost.api.sim import SimApi
 from roost.auth.throttle import LoginThrottle
 from roost.clock import Clock, system_clock
+from roost.cloud.fan_timers import nobody
+from roost.cloud.runner import Cloud
 from roost.legacy import routes as legacy
 from roost.model import openapi
 from roost.service import Service
 from roost.settings import Settings
+from roost.simulator.routes import SimApi
 from roost.simulator.runner import Simulator
 from roost.store import open_store
+from roost.weather import Outdoors
 from roost.web import consent
 
 
@@ -33,8 +36,14 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock,
     service = Service(open_store(settings.db, settings.synchronous), clock)
     spec = openapi.document()
     developer = DeveloperApi(service, settings.max_body)
+    outdoors = Outdoors()
+    # Nest's own logic runs always. Where the simulator runs, it plays the thermostats' own
+    # logic (fan timers); where it does not, the cloud stands in for it.
+    cloud = Cloud(service, settings.speed)
     # Always there, so scenarios can be triggered by hand; it runs on its own only when asked.
-    simulator = Simulator(service, speed=settings.speed)
+    simulator = Simulator(service, speed=settings.speed, occupancy=cloud.home_away,
+                          outdoors=outdoors)
+    cloud.fan_timers.plays = simulator.plays if settings.simulate else nobody
 
     async def openapi_json(request: Request) -> Response:
         return JSONResponse(spec)
@@ -44,14 +53,18 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock,
         await service.start()
         if on_ready is not None:
             await on_ready(service)
-        # Started after on_ready, so the simulator's first tick sees the home it prepared.
+        # Started after on_ready, so the first steps see the home it prepared.
+        clouding = asyncio.create_task(cloud.run())
         running = asyncio.create_task(simulator.run()) if settings.simulate else None
         try:
             yield
         finally:
+            # Each lets a step in progress finish before the store closes.
+            cloud.stop()
             if running is not None:
-                simulator.stop()  # lets a step in progress finish before the store closes
+                simulator.stop()
                 await running
+            await clouding
             await service.stop()
             service.store.close()
 
@@ -66,13 +79,14 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock,
             Route("/api/v1/clients", developer),
             Route("/api/v1/clients/{client_id}", developer),
             *SimApi(service, simulator, settings).routes(),
-            *legacy.routes(service, settings, simulator),
+            *legacy.routes(service, settings, outdoors),
             Route("/{path:path}", DataEndpoint(service, settings)),
         ],
         lifespan=lifespan,
     )
     app.state.service = service
     app.state.simulator = simulator
+    app.state.cloud = cloud
     app.state.login_throttle = LoginThrottle(clock)
     app.state.settings = settings
     return app

@@ -97,7 +97,7 @@ def serve(host: str, port: int, db: str, with_demo: bool, redirect_port: int | N
     clock = system_clock if speed == 1 else accelerated(speed)
     app = create_app(settings, clock, on_ready=ready)
     if with_demo:  # the demo household leaves for work on weekdays (docs/simulator.md)
-        app.state.simulator.presence.routine = WEEKDAYS
+        app.state.simulator.people.routine = WEEKDAYS
     run_server(app, host, port, redirect_port, log_level, certfile, keyfile)
 
 

@@ -1,5 +1,5 @@
 """``roost sim``: drive the simulator of a running server through its control API
-(``/api/v1/sim``, roost/api/sim.py), as any HTTP client could."""
+(``/api/v1/sim``, roost/simulator/routes.py), as any HTTP client could."""
 
 from __future__ import annotations
 

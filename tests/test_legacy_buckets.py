@@ -10,13 +10,14 @@ from typing import Any
 import pytest
 from conftest import Api
 from legacy_helpers import Legacy, assert_error, ms, sign_in
+from world import World
 
 from roost.legacy import buckets
 from roost.model import units
 from roost.model.home import Obj
 from roost.simulator.alarms import trigger
 from roost.simulator.runner import Simulator
-from roost.simulator.weather import Weather
+from roost.weather import Weather
 
 LEGACY_TYPES = {"user", "user_settings", "structure", "where", "device", "shared", "track",
                 "link", "metadata", "schedule", "topaz", "widget_track", "quartz"}
@@ -258,9 +259,9 @@ def test_the_demo_schedules(api: Api, legacy: Legacy) -> None:
 
 def test_away_setter_tells_home_away_assist_from_a_person(api: Api, legacy: Legacy) -> None:
     """A structure set away by Home/Away Assist shows ``away_setter`` 1; by a client, 0."""
-    sim = Simulator(api.service, Weather(mean_c=12.0, amplitude_c=0.0))
+    sim = World(api, Weather(mean_c=12.0, amplitude_c=0.0))
     api.client.portal.call(sim.step)
-    api.client.portal.call(sim.presence.depart, api.structure_id, api.clock())
+    api.client.portal.call(sim.people.depart, api.structure_id, api.clock())
     for _ in range(31):
         api.clock.advance(minutes=1)
         api.client.portal.call(sim.step)

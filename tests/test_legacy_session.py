@@ -24,7 +24,7 @@ from permissions_helpers import grant_token
 from roost import demo
 from roost.model.schema import PERMISSIONS
 from roost.model.units import c_to_f
-from roost.simulator.weather import Weather
+from roost.weather import Weather
 
 LOGIN_KEYS = {"access_token", "userid", "user", "email", "expires_in", "urls", "limits",
               "weave", "is_staff", "is_superuser", "language", "2fa_state", "2fa_enabled"}

@@ -16,7 +16,7 @@ from permissions_helpers import next_event, subscribe
 from roost.model import schedule, units
 from roost.simulator.alarms import trigger
 from roost.simulator.runner import Simulator
-from roost.simulator.weather import Weather
+from roost.weather import Weather
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from permissions_helpers import grant_token, next_event, subscribe
 from roost.auth import tokens
 from roost.cli import main
 from roost.clock import iso
+from roost.cloud.runner import Cloud
 from roost.hub import Subscriber
 from roost.model.schema import PERMISSIONS
 from roost.simulator.runner import Simulator
@@ -29,9 +30,15 @@ def simulator(api: Api) -> Simulator:
     return api.client.app.state.simulator  # type: ignore[attr-defined]
 
 
+def cloud(api: Api) -> Cloud:
+    return api.client.app.state.cloud  # type: ignore[attr-defined]
+
+
 def tick(api: Api, minutes: float = 1) -> None:
+    """A step of the app's simulator, then of its cloud, as the server runs them."""
     api.clock.advance(minutes=minutes)
     api.client.portal.call(simulator(api).step)
+    api.client.portal.call(cloud(api).step)
 
 
 def ok(response: httpx.Response, status: int = 200) -> Any:

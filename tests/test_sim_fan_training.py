@@ -15,7 +15,7 @@ from permissions_helpers import next_event, subscribe
 from roost.clock import EPOCH
 from roost.model import units
 from roost.simulator.runner import Simulator
-from roost.simulator.weather import Weather
+from roost.weather import Weather
 
 COLD = Weather(mean_c=0.0, amplitude_c=0.0)
 HOT = Weather(mean_c=35.0, amplitude_c=0.0)

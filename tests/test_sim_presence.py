@@ -13,26 +13,26 @@ from typing import Any
 import pytest
 from conftest import Api
 from permissions_helpers import next_event, subscribe
+from world import World
 
 from roost.simulator.presence import WEEKDAYS
-from roost.simulator.runner import Simulator
-from roost.simulator.weather import Weather
+from roost.weather import Weather
 
 MILD = Weather(mean_c=12.0, amplitude_c=0.0)
 
 
-def simulator(api: Api, **kw: Any) -> Simulator:
-    sim = Simulator(api.service, MILD, **kw)
+def simulator(api: Api, **kw: Any) -> World:
+    sim = World(api, MILD, **kw)
     api.client.portal.call(sim.step)  # the first look at the home
     return sim
 
 
-def tick(api: Api, sim: Simulator, minutes: float = 1) -> None:
+def tick(api: Api, sim: World, minutes: float = 1) -> None:
     api.clock.advance(minutes=minutes)
     api.client.portal.call(sim.step)
 
 
-def until(api: Api, sim: Simulator, moment: datetime) -> None:
+def until(api: Api, sim: World, moment: datetime) -> None:
     api.clock.advance(seconds=(moment - api.clock()).total_seconds())
     api.client.portal.call(sim.step)
 
@@ -41,12 +41,12 @@ def away(api: Api) -> str:
     return api.get(f"/structures/{api.structure_id}/away")
 
 
-def depart(api: Api, sim: Simulator) -> None:
-    api.client.portal.call(sim.presence.depart, api.structure_id, api.clock())
+def depart(api: Api, sim: World) -> None:
+    api.client.portal.call(sim.people.depart, api.structure_id, api.clock())
 
 
-def arrive(api: Api, sim: Simulator) -> None:
-    api.client.portal.call(sim.presence.arrive, api.structure_id, api.clock())
+def arrive(api: Api, sim: World) -> None:
+    api.client.portal.call(sim.people.arrive, api.structure_id, api.clock())
 
 
 def modes(api: Api) -> tuple[str, str]:
@@ -59,7 +59,7 @@ def put_ok(api: Api, path: str, body: dict[str, Any]) -> None:
     assert response.status_code == 200, response.text
 
 
-def motion(api: Api, sim: Simulator, kinds: frozenset[str] = frozenset({"motion"})) -> None:
+def motion(api: Api, sim: World, kinds: frozenset[str] = frozenset({"motion"})) -> None:
     assert api.client.portal.call(sim.cameras.trigger, api.camera, set(kinds), api.clock())
 
 
@@ -213,7 +213,7 @@ def test_a_routine_started_while_everyone_is_out_waits_before_setting_away(
 def test_unknown_structure(api: Api) -> None:
     sim = simulator(api)
     with pytest.raises(ValueError, match="unknown structure"):
-        api.client.portal.call(sim.presence.arrive, "no-such-structure", api.clock())
+        api.client.portal.call(sim.people.arrive, "no-such-structure", api.clock())
     with pytest.raises(ValueError, match="unknown structure"):
-        api.client.portal.call(sim.presence.depart, "no-such-structure", api.clock())
+        api.client.portal.call(sim.people.depart, "no-such-structure", api.clock())
     assert away(api) == "home"

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from conftest import Api
 from permissions_helpers import next_event, subscribe
+from world import World
 
-from roost.simulator.runner import Simulator
-from roost.simulator.rush_hour import Peaks
-from roost.simulator.weather import Weather
+from roost.cloud.rush_hour import Peaks
+from roost.weather import Weather
 
 MILD = Weather(mean_c=12.0, amplitude_c=0.0)
 THURSDAY_PEAK = {"peak_period_start_time": "2026-01-16T01:00:00.000Z",
@@ -28,7 +28,7 @@ def enroll(api: Api, enrolled: bool = True) -> None:
     api.device_write(f"/structures/{api.structure_id}", {"rhr_enrollment": enrolled})
 
 
-def until(api: Api, sim: Simulator, moment: datetime) -> None:
+def until(api: Api, sim: World, moment: datetime) -> None:
     api.clock.advance(seconds=(moment - api.clock()).total_seconds())
     api.client.portal.call(sim.step)
 
@@ -48,7 +48,7 @@ def peak(api: Api) -> dict[str, Any]:
 
 def test_an_enrolled_home_sees_a_peak_announced_then_cleared(api: Api) -> None:
     enroll(api)
-    sim = Simulator(api.service, MILD)
+    sim = World(api, MILD)
     stream = subscribe(api, api.token, f"/structures/{api.structure_id}")
     _, first = next_event(api, stream)
     assert first["rhr_enrollment"] is True and "peak_period_start_time" not in first
@@ -76,7 +76,7 @@ def test_an_enrolled_home_sees_a_peak_announced_then_cleared(api: Api) -> None:
 
 
 def test_a_home_not_enrolled_never_has_a_peak(api: Api) -> None:
-    sim = Simulator(api.service, MILD)
+    sim = World(api, MILD)
     for hours in range(1, 20, 2):
         until(api, sim, datetime(2026, 1, 15, 12, 0, tzinfo=UTC) + timedelta(hours=hours))
         assert peak(api) == {}
@@ -84,7 +84,7 @@ def test_a_home_not_enrolled_never_has_a_peak(api: Api) -> None:
 
 def test_leaving_the_program_clears_an_announced_peak(api: Api) -> None:
     enroll(api)
-    sim = Simulator(api.service, MILD)
+    sim = World(api, MILD)
     until(api, sim, datetime(2026, 1, 15, 14, 0, tzinfo=UTC))
     assert peak(api) == THURSDAY_PEAK
     enroll(api, False)
@@ -94,7 +94,7 @@ def test_leaving_the_program_clears_an_announced_peak(api: Api) -> None:
 
 def test_the_calendar_is_configurable(api: Api) -> None:
     enroll(api)
-    sim = Simulator(api.service, MILD)
+    sim = World(api, MILD)
     sim.rush_hour.peaks = Peaks(start=time(14, 0), length=timedelta(hours=3),
                                 notice=timedelta(hours=24), days=frozenset({4}))
     until(api, sim, datetime(2026, 1, 15, 12, 30, tzinfo=UTC))  # Thursday 04:30 local

@@ -28,8 +28,8 @@ from roost.auth.principal import Principal, system
 from roost.clock import iso
 from roost.model import paths
 from roost.simulator.runner import Simulator
-from roost.simulator.weather import Weather
 from roost.store import queries
+from roost.weather import Weather
 
 COLD = Weather(mean_c=0.0, amplitude_c=0.0)
 HOMES = 25  # the demo home and 24 more: 50 thermostats across 25 users

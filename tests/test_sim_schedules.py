@@ -15,7 +15,7 @@ from conftest import Api
 from permissions_helpers import next_event, subscribe
 
 from roost.simulator.runner import Simulator
-from roost.simulator.weather import Weather
+from roost.weather import Weather
 
 THURSDAY, FRIDAY, SUNDAY = 3, 4, 6
 MILD = Weather(mean_c=12.0, amplitude_c=0.0)

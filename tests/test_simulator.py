@@ -13,12 +13,12 @@ import pytest
 from conftest import Api
 from permissions_helpers import next_event, subscribe
 
-from roost.clock import EPOCH, ManualClock, iso
+from roost.clock import EPOCH, ManualClock
 from roost.model import units
 from roost.simulator import thermal
 from roost.simulator.clock import accelerated
 from roost.simulator.runner import Simulator
-from roost.simulator.weather import Weather
+from roost.weather import Weather
 
 # A steady, cold outdoors, so each test's outcome depends on the model and not the hour.
 COLD = Weather(mean_c=0.0, amplitude_c=0.0)
@@ -251,28 +251,3 @@ def test_accelerated_clock() -> None:
     assert accelerated(1, real=real)() == real()
     with pytest.raises(ValueError):
         accelerated(0)
-
-
-def test_an_ended_arrival_window_clears_eta_begin(api: Api) -> None:
-    structure = f"/structures/{api.structure_id}"
-    now = api.clock()
-
-    def trip(name: str, begin: timedelta, end: timedelta) -> dict[str, str]:
-        return {"trip_id": name, "estimated_arrival_window_begin": iso(now + begin),
-                "estimated_arrival_window_end": iso(now + end)}
-
-    window = trip("commute", timedelta(minutes=20), timedelta(minutes=30))
-    later = trip("errand", timedelta(hours=2), timedelta(hours=3))
-    assert api.put(structure, {"eta": window}).status_code == 200
-    assert api.put(structure, {"eta": later}).status_code == 200
-    assert api.get(f"{structure}/eta_begin") == window["estimated_arrival_window_begin"]
-    simulator = Simulator(api.service)
-    api.clock.advance(minutes=29)
-    api.client.portal.call(simulator.step)
-    assert api.get(f"{structure}/eta_begin") == window["estimated_arrival_window_begin"]
-    api.clock.advance(minutes=2)
-    api.client.portal.call(simulator.step)
-    assert api.get(f"{structure}/eta_begin") == later["estimated_arrival_window_begin"]
-    api.clock.advance(hours=3)
-    api.client.portal.call(simulator.step)
-    assert api.get(f"{structure}/eta_begin") == "1970-01-01T00:00:00.000Z"

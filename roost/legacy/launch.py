@@ -4,7 +4,7 @@ The body names the bucket types the client wants (``known_bucket_types``); the a
 every bucket of those types in the object form (``updated_buckets``), the session's
 ``service_urls`` (urls, limits, weave) and ``weather_for_structures``, keyed by
 ``structure.<id>`` (the spec leaves the key open; the bucket key is what clients can join
-on), from the simulator's outdoor model.
+on), from the server's outdoors (:mod:`roost.weather`).
 
 ``known_bucket_versions`` is ``[]`` in every client seen and its other form was never
 recorded; Roost reads it as the object form's list of buckets already held
@@ -27,16 +27,16 @@ from roost.legacy.snapshot import Entry
 from roost.model.home import Obj
 from roost.service import Service
 from roost.settings import Settings
-from roost.simulator.runner import Simulator
+from roost.weather import Outdoors
 
 ORDER = ("buckets", *buckets.LEGACY_TYPES)  # "buckets", the index, first
 
 
 class AppLaunch:
-    def __init__(self, service: Service, settings: Settings, simulator: Simulator) -> None:
+    def __init__(self, service: Service, settings: Settings, outdoors: Outdoors) -> None:
         self.service = service
         self.settings = settings
-        self.simulator = simulator
+        self.outdoors = outdoors
         self.projection = snapshot.of(service)
 
     async def __call__(self, request: Request) -> Response:
@@ -68,7 +68,7 @@ class AppLaunch:
         d = structure.data
         place = weather.Place(str(d.get("postal_code", "")), str(d.get("country_code", "")),
                               str(d.get("time_zone") or "UTC"))
-        found = weather.weather_v1(weather.outlook(self.simulator, place, self.service.clock()))
+        found = weather.weather_v1(weather.outlook(self.outdoors, place, self.service.clock()))
         return {"current": found["current"], "location": found["location"]}
 
 

@@ -16,19 +16,19 @@ from roost.legacy.session import Sessions
 from roost.legacy.weather import Forecasts
 from roost.service import Service
 from roost.settings import Settings
-from roost.simulator.runner import Simulator
+from roost.weather import Outdoors
 
 
-def routes(service: Service, settings: Settings, simulator: Simulator) -> list[BaseRoute]:
+def routes(service: Service, settings: Settings, outdoors: Outdoors) -> list[BaseRoute]:
     sessions = Sessions(service, settings)
-    weather = Forecasts(service, simulator)
+    weather = Forecasts(service, outdoors)
     return [
         route("/user/login", sessions.login, "POST"),
         route("/session", sessions.session, "GET", "POST"),
         route("/user/service_urls", sessions.service_urls, "POST"),
         route("/weather/v1", weather.weather_v1, "GET"),
         route("/api/0.1/weather/forecast/{query}", weather.forecast, "GET"),
-        route("/api/0.1/user/{userid}/app_launch", AppLaunch(service, settings, simulator),
+        route("/api/0.1/user/{userid}/app_launch", AppLaunch(service, settings, outdoors),
               "POST"),
         *transport.routes(service, settings),
         *subscribe.routes(service),

@@ -1,4 +1,4 @@
-"""Weather for a postal code, from the simulator's outdoor model.
+"""Weather for a postal code, from the server's outdoors (:mod:`roost.weather`).
 
 Two shapes that must not be mixed (spec §9): ``weather_url`` (``/weather/v1?query=``) answers
 ``{<query>: {current, location, forecast}}`` with every temperature in both scales, as
@@ -6,7 +6,8 @@ python-nest 2.x reads it; the app's ``/api/0.1/weather/forecast/<postal>`` answe
 ``{now, forecast}`` with ``now`` in °C and the forecast in whole °F, as the one recorded
 response shows. Neither needs a token.
 
-The outdoors is the simulator's: its temperature curve in the time zone of a structure with
+The outdoors is the server's, which the simulator also heats and cools against: its
+temperature curve in the time zone of a structure with
 that postal code (UTC when none has it). It has no clouds, wind or sun of its own, so the sky
 is always clear and calm, the sun is up from 07:00 to 17:00 local time, and the humidity
 follows from a dew point two degrees below the day's low.
@@ -25,10 +26,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from roost.legacy.errors import invalid_request
+from roost.model import localtime
 from roost.model.units import c_to_f
 from roost.service import Service
-from roost.simulator import localtime
-from roost.simulator.runner import Simulator
+from roost.weather import Outdoors
 
 SUNRISE, SUNSET = time(7), time(17)
 HOURS, DAYS = 48, 10
@@ -102,9 +103,9 @@ def _humidity(temp_c: float, dew_c: float) -> int:
     return min(100, round(100 * math.exp(a * dew_c / (b + dew_c) - a * temp_c / (b + temp_c))))
 
 
-def outlook(simulator: Simulator, where: Place, now: datetime) -> Outlook:
+def outlook(outdoors: Outdoors, where: Place, now: datetime) -> Outlook:
     zone = localtime.zone(where.zone)
-    weather = simulator.weather
+    weather = outdoors.weather  # one setting for the whole answer, even if it changes
 
     def temp(at: datetime) -> float:
         return weather.outdoor_c(at, where.zone)
@@ -224,15 +225,15 @@ def forecast(o: Outlook) -> dict[str, Any]:
 
 
 class Forecasts:
-    """The two weather routes, over one service and its simulator."""
+    """The two weather routes, over one service and the server's outdoors."""
 
-    def __init__(self, service: Service, simulator: Simulator) -> None:
+    def __init__(self, service: Service, outdoors: Outdoors) -> None:
         self.service = service
-        self.simulator = simulator
+        self.outdoors = outdoors
 
     def _outlook(self, query: str) -> Outlook:
         postal, country = parse_query(query)
-        return outlook(self.simulator, place(self.service, postal, country),
+        return outlook(self.outdoors, place(self.service, postal, country),
                        self.service.clock())
 
     async def weather_v1(self, request: Request) -> Response:

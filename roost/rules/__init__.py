@@ -13,7 +13,7 @@ from typing import Any
 from roost.model import units
 from roost.model.home import Home, Obj
 from roost.model.schema import FIELDS
-from roost.rules import camera, structure, thermostat
+from roost.rules import alarm, camera, structure, thermostat
 
 Rule = Callable[[Home, Obj, dict[str, Any], datetime], list[Obj]]
 
@@ -45,5 +45,8 @@ def plan(home: Home, obj: Obj, values: dict[str, Any], now: datetime,
             d.pop(f.key, None)
         elif name != "away":
             d[f.key] = units.exact(value, f.scale) if f.scale else value
+    after = obj.evolve(d)
+    if obj.kind == "smoke_co_alarms":
+        return [after, *alarm.safety_shutoff(home, obj, after)]
     thermostats = structure.set_away(home, obj, d, values.get("away"), now, system=True)
-    return [obj.evolve(d), *thermostats]
+    return [after, *thermostats]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from roost import errors
-from roost.clock import EPOCH, iso
+from roost.clock import EPOCH, iso, parse
 from roost.model import derived, schedule, units
 from roost.model.home import Home, Obj
 
@@ -130,6 +131,15 @@ def _check_range(d: dict[str, Any], scale: str, base: str = "target_temperature"
             raise errors.low_above_high(low, high)
         if high - low < MIN_GAP[s]:
             raise errors.range_too_narrow(s, low, high, MIN_GAP[s])
+
+
+def fan_timer_end(d: Mapping[str, Any]) -> datetime | None:
+    """When the thermostat's running fan timer ends; None when none runs (the epoch timeout
+    of an active fan: it only shows the system running, spec §8.3)."""
+    if not d.get("fan_timer_active"):
+        return None
+    stamp = d.get("fan_timer_timeout")
+    return None if stamp == EPOCH else parse(stamp)
 
 
 def _set_fan(home: Home, obj: Obj, d: dict[str, Any], on: bool, now: datetime) -> None:

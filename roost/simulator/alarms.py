@@ -1,5 +1,6 @@
 """Smoke+CO alarm scenarios: what a Protect reports when smoke, CO, its battery or a manual
-test calls for it, and Nest's safety shutoff of the HVAC that follows an emergency.
+test calls for it. Nest's safety shutoff of the HVAC that follows an emergency is a rule of
+the write path (:mod:`roost.rules.alarm`), so it follows any Protect's report.
 
 Everything goes through :meth:`Service.write` as the system principal, as the simulator's
 other reports do, so the rules, the store, versions and streams see it as they see any
@@ -15,7 +16,7 @@ from typing import Any
 
 from roost import errors
 from roost.auth.principal import system
-from roost.clock import EPOCH, iso
+from roost.clock import iso
 from roost.model.home import Obj
 from roost.service import Service
 
@@ -50,10 +51,7 @@ async def trigger(service: Service, alarm_id: str, scenario: str, now: datetime)
     """Apply ``scenario`` to one alarm at ``now``. ``ValueError`` for an unknown scenario or
     alarm, checked before anything is written.
 
-    Not atomic: the alarm and each thermostat shut off are separate writes, so separate
-    commits and events, as separate devices reporting would be. A failure part-way leaves the
-    alarm's state written; triggering again repeats only what is still missing, since a
-    write that changes nothing commits nothing."""
+    One write: an emergency's safety shutoff goes with it in the same commit."""
     if scenario not in SCENARIOS:
         raise ValueError(f"unknown alarm scenario: {scenario!r} (one of {', '.join(SCENARIOS)})")
     alarm = _alarm(service, alarm_id)
@@ -61,38 +59,13 @@ async def trigger(service: Service, alarm_id: str, scenario: str, now: datetime)
     if scenario == "clear" and alarm.data.get("is_manual_test_active"):
         values.update(_test_passed(now))
     values["last_connection"] = iso(now)  # the alarm reported, so it was in touch
+    # An emergency shuts off the structure's thermostats in the same commit (rules.alarm).
     await service.write(system(alarm.user_id), ("devices", "smoke_co_alarms", alarm_id), values)
-    if "emergency" in values.values():
-        await _safety_shutoff(service, alarm, now)
 
 
 def _test_passed(now: datetime) -> dict[str, Any]:
     return {"is_manual_test_active": False, "last_manual_test_time": iso(now),
             "last_connection": iso(now)}
-
-
-async def _safety_shutoff(service: Service, alarm: Obj, now: datetime) -> None:
-    """Nest's logic on an emergency: every thermostat of the alarm's structure stops its HVAC
-    and any running fan timer, so the fan cannot spread smoke or CO. The rules then refuse
-    new fan activations until no alarm of the structure is in emergency."""
-    principal = system(alarm.user_id)
-    for obj in service.home.in_structure(alarm.structure_id, "thermostats", pending=True):
-        d = obj.data
-        values: dict[str, Any] = {}
-        if d.get("fan_timer_active"):
-            values["fan_timer_active"] = False
-            values["fan_timer_timeout"] = EPOCH
-        if d.get("hvac_state", "off") != "off":
-            values["hvac_state"] = "off"
-        if not values:
-            continue
-        values["last_connection"] = iso(now)
-        try:
-            await service.write(principal, ("devices", "thermostats", obj.id), values)
-        except errors.ApiError:
-            # Deleted under us: there is nothing left to shut off. The other thermostats
-            # must still stop, so one refusal does not end the loop.
-            log.warning("safety shutoff of thermostat %s refused", obj.id, exc_info=True)
 
 
 class AlarmScenarios:

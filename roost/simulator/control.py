@@ -25,7 +25,7 @@ from roost.model.home import DEVICE_KINDS, Obj
 from roost.rules import thermostat
 from roost.simulator import alarms, cameras
 from roost.simulator.runner import Simulator
-from roost.simulator.weather import Weather
+from roost.weather import Weather
 
 # Nest's limit (spec §4.2); the older documentation said two.
 MAX_STRUCTURES = 3
@@ -162,12 +162,12 @@ class Control:
 
     async def arrive(self, principal: Principal, structure_id: str) -> Obj:
         structure = self.structure(principal, structure_id)
-        await self.simulator.presence.arrive(structure.id, self.service.clock())
+        await self.simulator.people.arrive(structure.id, self.service.clock())
         return structure
 
     async def depart(self, principal: Principal, structure_id: str) -> Obj:
         structure = self.structure(principal, structure_id)
-        await self.simulator.presence.depart(structure.id, self.service.clock())
+        await self.simulator.people.depart(structure.id, self.service.clock())
         return structure
 
     async def set_online(self, principal: Principal, device_id: str, online: bool) -> Obj:

@@ -1,9 +1,12 @@
-"""The simulator's loop: every tick, each online thermostat reports its room, and Nest's own
-logic runs out fan timers. Everything goes through the service's write path as the system
+"""The simulator's loop: every tick, the world moves on (people come and go, alarms' tests
+and cameras' events run out) and each online thermostat reports its room, running its own
+schedule and fan timer. Everything goes through the service's write path as the system
 principal, so the rules, the store, versions and streams see it as they see any client.
+What Nest's cloud decided on its own (away, arrival windows, Rush Hour) is not here: it runs
+in :mod:`roost.cloud` whether or not anything is simulated.
 
-A tick's thermostat reports are written in batches (:meth:`Service.write_many`), each one
-commit, so a tick of 10,000 thermostats costs a handful of commits, not 10,000
+A tick's thermostat reports are written in batches (:class:`roost.batches.Batches`), each
+one commit, so a tick of 10,000 thermostats costs a handful of commits, not 10,000
 (docs/benchmarks.md).
 """
 
@@ -18,19 +21,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from roost import errors
 from roost.auth.principal import system
+from roost.batches import Batches
 from roost.clock import iso, parse
 from roost.model import derived, units
 from roost.model.home import Obj
-from roost.service import Service, Write
+from roost.service import Service
 from roost.simulator import thermal
 from roost.simulator.alarms import AlarmScenarios
 from roost.simulator.cameras import CameraEvents
-from roost.simulator.presence import AWAY_AFTER, Presence, Routine
-from roost.simulator.rush_hour import RushHour
+from roost.simulator.presence import Occupancy, People, Routine
 from roost.simulator.schedules import Schedules, setpoint_fields
-from roost.simulator.weather import Weather
+from roost.weather import Outdoors, Weather
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +40,9 @@ TICK = timedelta(minutes=1)
 # A device that has nothing new to report still checks in with the service this often, so
 # last_connection stays recent without an event on every tick.
 HEARTBEAT = timedelta(minutes=10)
-# Thermostats per batch: their reports are one commit, so no commit (and no hold of the loop
-# while the batch's writes are checked) grows with the number of homes. While it works the
-# thermostats out, the step lets requests in after every SLICE seconds of work: the API waits
-# on it for milliseconds, not for the whole tick. By time, not by count: under load every
-# yield costs the step a whole round of the loop (docs/benchmarks.md).
+# Reports per batch: one commit each, so no commit (and no hold of the loop while the batch's
+# writes are checked) grows with the number of homes.
 BATCH = 2_000
-SLICE = 0.02
 
 
 _stamp = functools.lru_cache(maxsize=4)(iso)
@@ -67,9 +65,15 @@ class _Tally:
 class Simulator:
     def __init__(self, service: Service, weather: Weather | None = None,
                  speed: float = 1.0, heartbeat: timedelta = HEARTBEAT,
-                 away_after: timedelta = AWAY_AFTER, routine: Routine | None = None) -> None:
+                 occupancy: Occupancy | None = None, routine: Routine | None = None,
+                 outdoors: Outdoors | None = None) -> None:
+        """``occupancy`` is who hears of people arriving and leaving (Nest's cloud: the
+        Home/Away Assist of :mod:`roost.cloud`); ``outdoors`` the server's outdoor
+        conditions, which the simulator's weather settings change."""
         self.service = service
-        self.weather = weather or Weather()
+        self.outdoors = outdoors or Outdoors()
+        if weather is not None:
+            self.outdoors.weather = weather
         self.speed = speed  # only paces run(); simulated time is the service's clock
         self.heartbeat = heartbeat
         self._last = service.clock()
@@ -88,11 +92,25 @@ class Simulator:
         # Scenarios someone triggers (alarms, camera events) that the clock then plays out.
         self.alarms = AlarmScenarios(service)
         self.cameras = CameraEvents(service)
-        # Nest's own logic: Home/Away Assist, Rush Hour peaks, schedules, estimate training.
-        self.presence = Presence(service, away_after, routine)
-        self.rush_hour = RushHour(service)
+        # People coming and going, and what each thermostat does on its own: its schedule
+        # and its estimate's training.
+        self.people = People(service, occupancy, routine)
         self.schedules = Schedules(service)
         self.training = thermal.Training()
+
+    @property
+    def weather(self) -> Weather:
+        return self.outdoors.weather
+
+    @weather.setter
+    def weather(self, weather: Weather) -> None:
+        self.outdoors.weather = weather
+
+    def plays(self, device: Obj) -> bool:
+        """Whether this simulator runs the device's own logic (a thermostat's fan timer and
+        schedule) while it runs: every thermostat, online or not (an offline one catches up
+        when it is back, as a real one would report)."""
+        return device.kind == "thermostats"
 
     async def run(self, tick: timedelta = TICK) -> None:
         """Step once per ``tick`` of simulated time until :meth:`stop`, on a fixed cadence:
@@ -132,8 +150,7 @@ class Simulator:
         now = self.service.clock()
         seconds = max(0.0, (now - self._last).total_seconds())
         self._last = now
-        for logic in (self._expire_arrivals, self.alarms.step, self.cameras.step,
-                      self.presence.step, self.rush_hour.step):
+        for logic in (self.alarms.step, self.cameras.step, self.people.step):
             await logic(now)
             # Each looks at every home, and an await that writes nothing never lets requests
             # in: without this the loop was held for all of them at once (docs/benchmarks.md).
@@ -144,9 +161,7 @@ class Simulator:
                   tally.commits, (time.perf_counter() - started) * 1000, tally.waited * 1000)
 
     async def _report_thermostats(self, now: datetime, seconds: float) -> _Tally:
-        """Every online thermostat's report, written in batches of ``BATCH`` thermostats.
-        Batches commit while later ones are worked out (the store groups the commits that
-        queue up into one transaction); the step ends when all of them have."""
+        """Every online thermostat's report, written in batches of ``BATCH`` reports."""
         home = self.service.home
         thermostats = []
         self._shutoff = set()
@@ -154,63 +169,24 @@ class Simulator:
             if o.kind == "thermostats":
                 thermostats.append(o.key)
             elif o.kind == "smoke_co_alarms" and derived.in_emergency(o):
-                self._shutoff.add(o.structure_id)  # Nest holds the HVAC off meanwhile
+                self._shutoff.add(o.structure_id)  # the thermostat holds its HVAC off
         self._outdoor, self._zones = {}, {}
         tally = _Tally(len(thermostats))
-        writing: list[asyncio.Future[None]] = []
-        held = time.perf_counter()
-        try:
-            for start in range(0, len(thermostats), BATCH):
-                writes: list[Write] = []
+        async with Batches(self.service, log, BATCH) as batches:
+            for n, key in enumerate(thermostats, 1):
+                if n % 50 == 0:
+                    await batches.breathe()
                 # Read now, not at the step's start: earlier batches let API writes in.
-                for n, key in enumerate(thermostats[start:start + BATCH], 1):
-                    if n % 50 == 0 and time.perf_counter() - held >= SLICE:
-                        await asyncio.sleep(0)
-                        held = time.perf_counter()
-                    obj = home.committed.get(key)  # never holds deleted objects
-                    if obj is None or not obj.data.get("is_online", True):
-                        continue  # an offline device reports nothing, its timer is not seen
-                    values = self._thermostat(obj, now, seconds)
-                    if values:
-                        writes.append((_system(obj.user_id),
-                                       ("devices", "thermostats", obj.id), values))
-                if writes:
-                    writing.append(asyncio.ensure_future(self._write(writes)))
-                    tally.reports += len(writes)
-                    tally.commits += 1
-        finally:
-            # Every batch begun is waited for, even when working out a later one failed: the
-            # step leaves nothing staged behind it.
-            waiting = time.perf_counter()
-            outcomes = await asyncio.gather(*writing, return_exceptions=True)
-            tally.waited = time.perf_counter() - waiting
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome
+                obj = home.committed.get(key)  # never holds deleted objects
+                if obj is None or not obj.data.get("is_online", True):
+                    continue  # an offline device reports nothing, its timer is not seen
+                values = self._thermostat(obj, now, seconds)
+                if values:
+                    batches.add((_system(obj.user_id), ("devices", "thermostats", obj.id),
+                                 values))
+        tally.reports, tally.commits, tally.waited = (batches.writes, batches.commits,
+                                                      batches.waited)
         return tally
-
-    async def _write(self, writes: list[Write]) -> None:
-        """Write one batch of reports. A refused one (its device deleted or changed under us)
-        is skipped: the next tick sees it anew."""
-        for (_, path, _), refused in zip(writes, await self.service.write_many(writes),
-                                         strict=True):
-            if refused is not None:
-                log.warning("simulator write to %s refused: %s", "/".join(path), refused)
-
-    async def _expire_arrivals(self, now: datetime) -> None:
-        """Nest's own logic forgets arrival windows that have ended, so eta_begin moves on to
-        the next one, or back to the epoch. One commit for all of them; a refused write is
-        left for the next tick."""
-        writes: list[Write] = []
-        for obj in [o for o in self.service.home.committed.values()
-                    if o.kind == "structures" and o.data.get("eta")]:
-            trips = obj.data["eta"]
-            left = {t: w for t, w in trips.items() if (parse(w["end"]) or now) > now}
-            if left != trips:
-                writes.append((_system(obj.user_id), ("structures", obj.id), {"eta": left}))
-        if writes:
-            with contextlib.suppress(errors.ApiError):
-                await self.service.write_many(writes)
 
     def _room(self, obj: Obj) -> thermal.Room:
         d = obj.data

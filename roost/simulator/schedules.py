@@ -21,8 +21,8 @@ from typing import Any
 
 from roost.model import schedule
 from roost.model.home import Obj
+from roost.model.localtime import local, zone
 from roost.service import Service
-from roost.simulator.localtime import local, zone
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from roost.clock import EPOCH, parse
+from roost.clock import EPOCH
+from roost.rules.thermostat import fan_timer_end
 
 # Time constant of the envelope: with the system off, a room closes ~10 % of its gap to the
 # outdoor temperature per hour, so a house cools a few degrees over a winter night.
@@ -163,8 +164,7 @@ def fan(d: Mapping[str, Any], state: str, now: datetime) -> dict[str, Any]:
     if not d.get("fan_timer_active"):
         return {"fan_timer_active": True} if wanted else {}
     values: dict[str, Any] = {}
-    stamp = d.get("fan_timer_timeout")
-    timeout = None if stamp == EPOCH else parse(stamp)  # the epoch: no timer, only the system
+    timeout = fan_timer_end(d)
     if timeout is not None and timeout <= now:
         values["fan_timer_timeout"] = EPOCH
         timeout = None

@@ -1,5 +1,9 @@
-"""Outdoor temperature: one smooth daily cycle, warmest mid-afternoon local time, or a
-fixed temperature when someone sets one."""
+"""The outdoors every part of Roost reads: one smooth daily temperature cycle, warmest
+mid-afternoon local time, or a fixed temperature when someone sets one.
+
+The server holds one :class:`Outdoors`: the simulator's rooms lose heat toward it and its
+control API changes it; the legacy API's weather answers read it. Neither needs the other.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 
-from roost.simulator import localtime
+from roost.model import localtime
 
 
 @dataclass(frozen=True)
@@ -25,3 +29,13 @@ class Weather:
         hour = local.hour + local.minute / 60 + local.second / 3600
         return self.mean_c + self.amplitude_c * math.cos(
             2 * math.pi * (hour - self.warmest_hour) / 24)
+
+
+class Outdoors:
+    """The server's outdoor conditions: whichever :class:`Weather` is current."""
+
+    def __init__(self, weather: Weather | None = None) -> None:
+        self.weather = weather or Weather()
+
+    def outdoor_c(self, moment: datetime, time_zone: str = "UTC") -> float:
+        return self.weather.outdoor_c(moment, time_zone)

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from roost import errors
 from roost.auth.principal import system
+from roost.batches import Batches
 from roost.clock import iso
 from roost.model.home import Obj
+from roost.model.localtime import local
 from roost.service import Service
-from roost.simulator.localtime import local
 
 log = logging.getLogger(__name__)
 
@@ -66,19 +66,22 @@ class RushHour:
         self.service = service
         self.peaks = peaks or Peaks()
 
-    async def step(self, now: datetime) -> None:
-        for structure in [o for o in list(self.service.home.committed.values())
-                          if o.kind == "structures"]:
+    async def step(self, now: datetime, batches: Batches) -> None:
+        """Announce the peaks due and clear the ones over, in ``batches``: at 05:00 in a
+        time zone every enrolled home there has one."""
+        for n, structure in enumerate([o for o in list(self.service.home.committed.values())
+                                       if o.kind == "structures"], 1):
+            if n % 200 == 0:
+                await batches.breathe()
             values = self._due(structure, now)
             if not values:
                 continue
-            try:
-                await self.service.write(system(structure.user_id),
-                                         ("structures", structure.id), values)
-            except errors.ApiError:
-                # Deleted or changed under us: the next tick sees it anew.
-                log.warning("peak period of structure %s refused", structure.id,
-                            exc_info=True)
+            if values[FIELDS[0]] is None:
+                log.info("Rush Hour peak of structure %s over", structure.id)
+            else:
+                log.info("Rush Hour peak for structure %s announced: %s to %s", structure.id,
+                         *values.values())
+            batches.add((system(structure.user_id), ("structures", structure.id), values))
 
     def _due(self, structure: Obj, now: datetime) -> dict[str, Any]:
         """The peak fields to write, None to clear one; empty when they are as they should be."""

@@ -1,0 +1,80 @@
+"""System writes in batches: what the simulator's devices report and what Nest's own logic
+decides, a step at a time, through :meth:`Service.write_many`.
+
+A step of 10,000 homes must cost a handful of commits, not 10,000, and must not hold the
+event loop while it works them out (docs/benchmarks.md). So writes are gathered into batches
+of ``size``, each one commit; a full batch starts committing at once while later ones are
+worked out (the store groups the commits that queue up into one transaction); and the step
+lets requests in after every ``SLICE`` seconds of its own work. A refused write (its object
+deleted or changed under us) is logged and skipped on its own: the next step sees it anew.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from types import TracebackType
+
+from roost.service import Service, Write
+
+BATCH = 2_000
+# By time, not by count: under load every yield costs the step a whole round of the loop.
+SLICE = 0.02
+
+
+class Batches:
+    """Use as ``async with Batches(service, log) as batches:``; leaving the block commits what
+    is left and waits for every batch begun, even when working out a later one failed, so a
+    step leaves nothing staged behind it."""
+
+    def __init__(self, service: Service, log: logging.Logger, size: int = BATCH) -> None:
+        self.service = service
+        self.log = log
+        self.size = size
+        self.writes = 0  # written so far, refused ones included
+        self.commits = 0
+        self.waited = 0.0  # seconds spent waiting for the batches' commits at the end
+        self._batch: list[Write] = []
+        self._writing: list[asyncio.Future[None]] = []
+        self._held = time.perf_counter()
+
+    async def __aenter__(self) -> Batches:
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        if exc is None:
+            self._send()
+        waiting = time.perf_counter()
+        outcomes = await asyncio.gather(*self._writing, return_exceptions=True)
+        self.waited = time.perf_counter() - waiting
+        if exc is None:
+            for outcome in outcomes:
+                if isinstance(outcome, BaseException):
+                    raise outcome
+
+    def add(self, write: Write) -> None:
+        self._batch.append(write)
+        if len(self._batch) >= self.size:
+            self._send()
+
+    async def breathe(self) -> None:
+        """Let requests in if this step has held the loop for a slice."""
+        if time.perf_counter() - self._held >= SLICE:
+            await asyncio.sleep(0)
+            self._held = time.perf_counter()
+
+    def _send(self) -> None:
+        if not self._batch:
+            return
+        batch, self._batch = self._batch, []
+        self.writes += len(batch)
+        self.commits += 1
+        self._writing.append(asyncio.ensure_future(self._write(batch)))
+
+    async def _write(self, batch: list[Write]) -> None:
+        for (_, path, _), refused in zip(batch, await self.service.write_many(batch),
+                                         strict=True):
+            if refused is not None:
+                self.log.warning("write to %s refused: %s", "/".join(path), refused)
