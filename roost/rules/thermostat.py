@@ -41,9 +41,7 @@ def apply(home: Home, obj: Obj, values: dict[str, Any], now: datetime) -> list[O
         _set_fan(home, obj, d, values["fan_timer_active"], now)
     elif d["fan_timer_active"] and "fan_timer_duration" in values:
         _set_fan(home, obj, d, True, now)  # a new duration restarts a running timer
-    if "label" in values:
-        if len(values["label"]) > 64:
-            raise errors.invalid_name("label", shortest=0)
+    if "label" in values:  # its length is checked with the field table
         d["label"] = values["label"]
     if "temperature_scale" in values:
         d["temperature_scale"] = values["temperature_scale"]
