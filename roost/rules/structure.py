@@ -10,6 +10,8 @@ from roost.model.home import DEVICE_KINDS, Home, Obj
 from roost.rules import thermostat
 
 ETA_KEYS = ("trip_id", "estimated_arrival_window_begin", "estimated_arrival_window_end")
+# The fields :func:`apply` decides; a client's write of any other is stored as given.
+RULED = frozenset({"name", "eta", "wheres", "away"})
 
 
 def apply(home: Home, obj: Obj, values: dict[str, Any], now: datetime) -> list[Obj]:
