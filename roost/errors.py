@@ -224,8 +224,8 @@ def eta_no_thermostat() -> ApiError:
     return ApiError(400, "Invalid ETA: the structure has no thermostat", "eta-error")
 
 
-def invalid_name(field: str, shortest: int = 1) -> ApiError:
-    return ApiError(400, f"Invalid {field}: must be {shortest} to 64 characters",
+def invalid_name(field: str, shortest: int = 1, longest: int = 64) -> ApiError:
+    return ApiError(400, f"Invalid {field}: must be {shortest} to {longest} characters",
                     "invalid-value", {"field_name": field})
 
 
@@ -234,5 +234,10 @@ def invalid_schedule(reason: str) -> ApiError:
                     {"field_name": "schedule"})
 
 
+def invalid_entry(field: str, reason: str) -> ApiError:
+    """An entry of an object by id (a room of ``wheres``) that is not well formed."""
+    return ApiError(400, f"Invalid {field}: {reason}", "invalid-value", {"field_name": field})
+
+
 def invalid_wheres(reason: str) -> ApiError:
-    return ApiError(400, f"Invalid wheres: {reason}", "invalid-value", {"field_name": "wheres"})
+    return invalid_entry("wheres", reason)

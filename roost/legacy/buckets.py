@@ -4,6 +4,23 @@ Nothing here is stored: every bucket is computed from the objects the Works with
 serves, so a change through either API is a change of both. Temperatures are the stored °C
 values at full precision (the WWN ``_c``/``_f`` fields are rounded views of the same numbers).
 
+Every key that shows one stored value (renamed, cast or looked up) comes from the field table
+(``wires`` of :mod:`roost.model.schema`). Written out here are only the keys computed from
+several values, other objects or nothing stored:
+
+- structure: ``devices``, ``swarm``, ``num_thermostats``, ``user``, ``members`` (the home's
+  devices and owner) and the safety shut-off flags (Roost always has them on);
+- where: ``wheres``, the rooms as a list;
+- shared: ``target_temperature_type`` (the mode with Eco set aside), the ``hvac_*_state``
+  flags (from ``hvac_state``, emergency heat, the fan), ``target_change_pending``,
+  ``auto_away``;
+- device: ``serial_number``, ``postal_code`` and ``country_code`` (the structure's),
+  ``fan_mode`` and ``fan_timer_timeout`` (the timer), ``eco`` (mode and ``eco_reason``),
+  ``time_to_target`` (a time from "~15" and the last report), ``current_schedule_mode``,
+  the ``has_*`` stages Roost does not model, ``error_code``;
+- link, schedule, user, user_settings, buckets: wholly computed;
+- topaz and quartz: ids, the manual test times, ``streaming_state``, fixed test results.
+
 Ids are Roost's own where Nest had 16-character serials and numeric user ids: device ids of
 22 or 32 url-safe characters, structure ids of 43, user ids of 32 hex digits. Clients use
 them only as map keys and URL segments (python-nest 2.11 splits ``"device.<id>"`` on its
@@ -18,8 +35,9 @@ from typing import Any
 
 import orjson
 
-from roost.clock import parse
+from roost.model import wire
 from roost.model.home import Home, Obj
+from roost.model.schema import legacy_wired
 
 Buckets = dict[str, dict[str, dict[str, Any]]]  # type -> id -> value
 
@@ -34,9 +52,6 @@ LEGACY_TYPES = TYPES[:-1]
 # device.eco.mode, and target_temperature_type keeps the mode Eco will return to.
 TEMPERATURE_TYPE = {"heat": "heat", "cool": "cool", "heat-cool": "range", "off": "off"}
 SCHEDULE_MODE = {"heat": "HEAT", "cool": "COOL", "range": "RANGE", "off": "HEAT"}
-# smoke_status / co_status: 0 all clear; Roost's choice for the others (Nest's codes were
-# never documented): ha-nest-protect takes 3 for an alarm, PHP and homebridge any nonzero.
-ALARM_STATUS = {"ok": 0, "warning": 1, "emergency": 3}
 _SINGLE_STAGE_OFF = ("hvac_aux_heater_state", "hvac_alt_heat_state", "hvac_alt_heat_x2_state",
                      "hvac_heat_x2_state", "hvac_heat_x3_state", "hvac_cool_x2_state",
                      "hvac_cool_x3_state")
@@ -55,7 +70,7 @@ def project(home: Home, user_id: str, email: str = "") -> Buckets:
             out[kind][t.id] = value
     for a in home.of_user(user_id, "smoke_co_alarms"):
         out["topaz"][a.id] = topaz(a)
-        out["widget_track"][a.id] = {"last_connection": _ms(a.data.get("last_connection"))}
+        out["widget_track"][a.id] = _table("widget_track", a)
     for c in home.of_user(user_id, "cameras"):
         out["quartz"][c.id] = quartz(c)
     out["user"][user_id] = {"name": email,
@@ -100,24 +115,21 @@ _SOURCES: dict[str, Callable[[Home, str], list[Obj | None]]] = {
 }
 
 
+def _table(bucket: str, obj: Obj) -> dict[str, Any]:
+    """The bucket's keys the field table declares, from ``obj``."""
+    return wire.shown(legacy_wired(bucket), obj.data)
+
+
 # -- structures ------------------------------------------------------------------------------
 
 
 def structure(home: Home, s: Obj) -> dict[str, Any]:
-    d = s.data
     thermostats = home.in_structure(s.id, "thermostats")
     alarms = home.in_structure(s.id, "smoke_co_alarms")
     cameras = home.in_structure(s.id, "cameras")
     devices = [f"device.{t.id}" for t in thermostats]
     return {
-        "name": d.get("name", ""),
-        "country_code": d.get("country_code", ""),
-        "postal_code": d.get("postal_code", ""),
-        "time_zone": d.get("time_zone", ""),
-        # WWN's "unknown" (no devices) is not away.
-        "away": d.get("away") == "away",
-        "away_timestamp": _seconds(d.get("away_since")),
-        "away_setter": d.get("away_setter", 0),  # 1: Home/Away Assist; 0: a person
+        **_table("structure", s),
         "devices": devices,
         # Every device of the home; homebridge-nest enumerates the home from it.
         "swarm": [*devices, *(f"topaz.{a.id}" for a in alarms),
@@ -157,14 +169,12 @@ def eco_mode(d: dict[str, Any]) -> str:
 
 def thermostat(home: Home, t: Obj) -> dict[str, dict[str, Any]]:
     """The six buckets of one thermostat, by type."""
-    d = t.data
-    last = _ms(d.get("last_connection"))
     return {
         "device": device(home, t),
         "shared": shared(t),
-        "track": {"online": bool(d.get("is_online", True)), "last_connection": last},
+        "track": _table("track", t),
         "link": {"structure": f"structure.{t.structure_id}"},
-        "metadata": {"last_connection": last},
+        "metadata": _table("metadata", t),
         "schedule": schedule(t),
     }
 
@@ -172,18 +182,12 @@ def thermostat(home: Home, t: Obj) -> dict[str, dict[str, Any]]:
 def shared(t: Obj) -> dict[str, Any]:
     d = t.data
     state = d.get("hvac_state", "off")
-    value = {
-        "name": d.get("label", ""),
-        "current_temperature": d.get("ambient_temperature"),
-        "target_temperature": d.get("target_temperature"),
-        "target_temperature_low": d.get("target_temperature_low"),
-        "target_temperature_high": d.get("target_temperature_high"),
+    return {
+        **_table("shared", t),
         "target_temperature_type": TEMPERATURE_TYPE.get(underlying_mode(d), "off"),
         # The handshake is over before the write is answered: Roost's thermostats take a
         # committed set point at once.
         "target_change_pending": False,
-        "can_heat": bool(d.get("can_heat")),
-        "can_cool": bool(d.get("can_cool")),
         "hvac_heater_state": state == "heating",
         "hvac_ac_state": state == "cooling",
         "hvac_fan_state": bool(d.get("fan_running", d.get("fan_timer_active", False))),
@@ -191,7 +195,6 @@ def shared(t: Obj) -> dict[str, Any]:
         **dict.fromkeys(_SINGLE_STAGE_OFF, False),  # Roost models one stage of each
         "auto_away": -1,  # Roost has no auto-away
     }
-    return {k: v for k, v in value.items() if v is not None}
 
 
 def device(home: Home, t: Obj) -> dict[str, Any]:
@@ -199,42 +202,24 @@ def device(home: Home, t: Obj) -> dict[str, Any]:
     s = home.get("structures", t.structure_id)
     place = s.data if s else {}
     fan_on = bool(d.get("fan_timer_active"))
-    value = {
+    return {
+        **_table("device", t),
         "serial_number": t.id,
-        "where_id": d.get("where_id", ""),
-        "current_version": d.get("software_version", ""),
-        "device_locale": d.get("locale", "en-US").replace("-", "_"),
-        "temperature_scale": d.get("temperature_scale", "F"),
         "postal_code": place.get("postal_code", ""),
         "country_code": place.get("country_code", ""),
-        "current_humidity": d.get("humidity"),
-        "has_fan": bool(d.get("has_fan")),
-        "has_heat_pump": bool(d.get("has_heat_pump")),
-        "has_emer_heat": bool(d.get("has_emergency_heat")),
         **dict.fromkeys(("has_aux_heat", "has_alt_heat", "has_x2_heat", "has_x3_heat",
                          "has_x2_cool", "has_dual_fuel", "has_humidifier", "has_dehumidifier",
                          "has_hot_water_control"), False),
         # Roost's fan runs on a timer only: "on" while it runs, then back to "auto".
         "fan_mode": "on" if fan_on else "auto",
-        "fan_timer_timeout": _seconds(d.get("fan_timer_timeout")) if fan_on else 0,
-        "fan_timer_duration": int(d.get("fan_timer_duration", 15)) * 60,
-        "away_temperature_low": d.get("eco_temperature_low"),
-        "away_temperature_high": d.get("eco_temperature_high"),
+        "fan_timer_timeout": wire.seconds(d.get("fan_timer_timeout")) if fan_on else 0,
         "away_temperature_low_enabled": True,
         "away_temperature_high_enabled": True,
         "eco": {"mode": eco_mode(d)},
-        "temperature_lock": bool(d.get("is_locked")),
-        "temperature_lock_low_temp": d.get("locked_temp_min"),
-        "temperature_lock_high_temp": d.get("locked_temp_max"),
         "time_to_target": _time_to_target(d),
-        "time_to_target_training": d.get("time_to_target_training", "ready"),
-        "leaf": bool(d.get("has_leaf")),
-        "sunlight_correction_enabled": bool(d.get("sunlight_correction_enabled")),
-        "sunlight_correction_active": bool(d.get("sunlight_correction_active")),
         "current_schedule_mode": schedule(t)["schedule_mode"],
         "error_code": "",
     }
-    return {k: v for k, v in value.items() if v is not None}
 
 
 def schedule(t: Obj) -> dict[str, Any]:
@@ -253,7 +238,7 @@ def _time_to_target(d: dict[str, Any]) -> int:
     counted from the device's report."""
     text = str(d.get("time_to_target", "~0")).lstrip("~<")
     minutes = int(text) if text.isdigit() else 0
-    reported = _seconds(d.get("last_connection"))
+    reported = wire.seconds(d.get("last_connection"))
     return reported + minutes * 60 if minutes and reported else 0
 
 
@@ -262,22 +247,13 @@ def _time_to_target(d: dict[str, Any]) -> int:
 
 def topaz(a: Obj) -> dict[str, Any]:
     d = a.data
-    tested = _seconds(d.get("last_manual_test_time"))
+    tested = wire.seconds(d.get("last_manual_test_time"))
     testing = bool(d.get("is_manual_test_active"))
     return {
+        **_table("topaz", a),
         "structure_id": a.structure_id,  # bare, as Nest had it here
-        "where_id": d.get("where_id", ""),
-        "spoken_where_id": d.get("where_id", ""),
         "serial_number": a.id,
-        "description": d.get("label", ""),
-        "software_version": d.get("software_version", ""),
-        "device_locale": d.get("locale", "en-US").replace("-", "_"),
-        "smoke_status": ALARM_STATUS.get(d.get("smoke_alarm_state", "ok"), 0),
-        "co_status": ALARM_STATUS.get(d.get("co_alarm_state", "ok"), 0),
         "heat_status": 0,
-        "battery_health_state": 0 if d.get("battery_health", "ok") == "ok" else 1,
-        # Clients take a Protect's connectivity from its Wi-Fi self-test.
-        "component_wifi_test_passed": bool(d.get("is_online", True)),
         "component_smoke_test_passed": True,
         "component_co_test_passed": True,
         # A test running now began with the alarm's report of it (its last change); a
@@ -293,23 +269,9 @@ def quartz(c: Obj) -> dict[str, Any]:
     online = bool(d.get("is_online", True))
     streaming = bool(d.get("is_streaming"))
     return {
+        **_table("quartz", c),
         "structure_id": c.structure_id,
-        "where_id": d.get("where_id", ""),
         "serial_number": c.id,
-        "description": d.get("label", ""),
-        "software_version": d.get("software_version", ""),
         "streaming_state": ("offline" if not online else
                             "streaming-enabled" if streaming else "streaming-disabled"),
     }
-
-
-# -- times -----------------------------------------------------------------------------------
-
-
-def _ms(value: object) -> int:
-    moment = parse(value)
-    return int(moment.timestamp() * 1000) if moment else 0
-
-
-def _seconds(value: object) -> int:
-    return _ms(value) // 1000

@@ -6,8 +6,13 @@ it at once. A request is all or nothing: any refusal and nothing of it is writte
 
 What a bucket write may carry, field by field:
 
-- a field Roost models and the app may write: translated (``shared.target_temperature`` →
-  the exact °C set point, ``target_temperature_type`` → ``hvac_mode``, …);
+- a field Roost models and the app may write: translated. Keys that stand for one field
+  (``shared.target_temperature`` → the exact °C set point, ``shared.name`` → ``label``,
+  ``device.fan_timer_duration`` in seconds → minutes, ``structure.away`` → "away"/"home")
+  are converted as the field table declares (their ``wires``); written out here are only the
+  keys that stand for several fields or none on their own: ``shared.target_temperature_type``
+  (→ ``hvac_mode``), ``device.eco``, ``device.fan_mode`` and ``device.fan_timer_timeout``
+  (the mode and the fan timer), ``where.wheres`` (the room list) and the schedule bucket;
 - what clients send *about* a write (``target_change_pending``, ``away_timestamp``,
   ``away_setter``, ``$version``, ``$timestamp``): type-checked, not stored;
 - any other field the bucket shows (a reading, a capability, an id): accepted when it
@@ -27,18 +32,16 @@ import orjson
 
 from roost import errors
 from roost.auth.principal import Principal
-from roost.legacy.buckets import TEMPERATURE_TYPE, eco_mode, underlying_mode
+from roost.legacy.buckets import TEMPERATURE_TYPE, THERMOSTAT_TYPES, eco_mode, underlying_mode
 from roost.legacy.errors import LegacyError, from_api
 from roost.legacy.snapshot import Snapshot
+from roost.model import wire
 from roost.model.home import Home, Obj
-from roost.model.schema import FAN_TIMER_DURATIONS
+from roost.model.schema import FAN_TIMER_DURATIONS, legacy_wired
 from roost.service import Service, Write
 
 META = frozenset({"$version", "$timestamp"})
 HVAC_MODE = {legacy: mode for mode, legacy in TEMPERATURE_TYPE.items()}
-_SETPOINTS = ("target_temperature", "target_temperature_low", "target_temperature_high")
-_ECO = {"away_temperature_low": "eco_temperature_low",
-        "away_temperature_high": "eco_temperature_high"}
 
 
 @dataclass(frozen=True)
@@ -72,10 +75,12 @@ def translate(home: Home, principal: Principal, snapshot: Snapshot, put: Put,
         raise LegacyError(404, "not_found", f"No bucket {put.key}")
     if not isinstance(put.value, dict):
         raise LegacyError(400, "invalid_request", f"The value for {put.key} must be an object")
-    target = _TARGETS.get(kind)
+    table = legacy_wired(kind)
+    computed = _COMPUTED.get(kind)
+    translated = wire.writable(table) | (computed[1] if computed else frozenset())
     mapped: dict[str, Any] = {}
-    if target is not None:
-        obj = home.get(target[0], id, pending=True)
+    if translated:
+        obj = home.get(_KINDS[kind], id, pending=True)
         if obj is None:  # deleted since the snapshot
             raise LegacyError(404, "not_found", f"No bucket {put.key}")
         # A value repeated as the bucket shows it is no change (clients write whole buckets
@@ -84,19 +89,23 @@ def translate(home: Home, principal: Principal, snapshot: Snapshot, put: Put,
         changed = put.value if put.overwrite and kind == "schedule" else {
             k: v for k, v in put.value.items()
             if k not in entry.value or not _same(entry.value[k], v)}
-        mapped = target[1](obj, changed, entry.value, put.overwrite, now)
-    _check_rest(put, entry.value)
-    if target is None or not mapped:
+        if computed is not None:
+            mapped.update(computed[0](obj, changed, entry.value, put.overwrite, now))
+        try:  # after the computed keys: a duration given wins over one a timeout implies
+            mapped.update(wire.stored(table, changed))
+        except errors.ApiError as refused:
+            raise from_api(refused) from None
+    _check_rest(put, entry.value, translated)
+    if not mapped:
         return None
-    path = ("structures", id) if target[0] == "structures" else ("devices", "thermostats", id)
+    path = ("structures", id) if _KINDS[kind] == "structures" else ("devices", _KINDS[kind], id)
     return principal, path, mapped
 
 
-def _check_rest(put: Put, shown: dict[str, Any]) -> None:
+def _check_rest(put: Put, shown: dict[str, Any], translated: frozenset[str]) -> None:
     """Fields not translated: checked and dropped, or refused if they would change a value
     the bucket shows that Roost does not let the app change."""
     kind = put.key.partition(".")[0]
-    translated = _MAPPED.get(kind, frozenset())
     about = _ABOUT.get(kind, {})
     for name, value in put.value.items():
         if name in META or name in translated:
@@ -109,7 +118,7 @@ def _check_rest(put: Put, shown: dict[str, Any]) -> None:
                               f"is {orjson.dumps(shown[name]).decode()}")
 
 
-# -- per bucket type -------------------------------------------------------------------------
+# -- the keys computed from several fields, per bucket type ----------------------------------
 
 
 def _shared(obj: Obj, given: dict[str, Any], shown: dict[str, Any], overwrite: bool,
@@ -120,11 +129,6 @@ def _shared(obj: Obj, given: dict[str, Any], shown: dict[str, Any], overwrite: b
         if not isinstance(kind, str) or kind not in HVAC_MODE:
             raise _invalid("target_temperature_type", kind, tuple(HVAC_MODE))
         values["hvac_mode"] = HVAC_MODE[kind]
-    for name in _SETPOINTS:
-        if name in given:  # the exact °C the app sent, checked as target_temperature_c is
-            values[name] = given[name]
-    if "name" in given:
-        values["label"] = given["name"]
     return values
 
 
@@ -147,24 +151,9 @@ def _device(obj: Obj, given: dict[str, Any], shown: dict[str, Any], overwrite: b
         if mode not in ("auto", "on"):
             raise _invalid("fan_mode", mode, ("auto", "on"))
         values["fan_timer_active"] = mode == "on"
-    if "fan_timer_duration" in given:
-        values["fan_timer_duration"] = _fan_minutes(given["fan_timer_duration"])
     if "fan_timer_timeout" in given:
         _fan_timeout(values, given["fan_timer_timeout"], now)
-    for legacy, name in _ECO.items():
-        if legacy in given:
-            values[name] = given[legacy]
-    for name in ("temperature_scale", "where_id"):
-        if name in given:
-            values[name] = given[name]
     return values
-
-
-def _fan_minutes(seconds: Any) -> int:
-    allowed = tuple(m * 60 for m in FAN_TIMER_DURATIONS)
-    if not _number(seconds) or seconds not in allowed:
-        raise _invalid("fan_timer_duration", seconds, allowed)
-    return int(seconds) // 60
 
 
 def _fan_timeout(values: dict[str, Any], timeout: Any, now: datetime) -> None:
@@ -179,19 +168,6 @@ def _fan_timeout(values: dict[str, Any], timeout: Any, now: datetime) -> None:
     values.setdefault("fan_timer_duration",
                       min(FAN_TIMER_DURATIONS, key=lambda m: abs(m * 60 - left)))
     values["fan_timer_active"] = True
-
-
-def _structure(obj: Obj, given: dict[str, Any], shown: dict[str, Any], overwrite: bool,
-               now: datetime) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    if "away" in given:
-        away = given["away"]
-        if not isinstance(away, bool):
-            raise _invalid("away", away, ("true", "false"))
-        values["away"] = "away" if away else "home"
-    if "name" in given:
-        values["name"] = given["name"]
-    return values
 
 
 def _where(obj: Obj, given: dict[str, Any], shown: dict[str, Any], overwrite: bool,
@@ -225,21 +201,16 @@ def _schedule(obj: Obj, given: dict[str, Any], shown: dict[str, Any], overwrite:
 
 Translate = Callable[[Obj, dict[str, Any], dict[str, Any], bool, datetime], dict[str, Any]]
 
-# Bucket type -> (the WWN kind its id names, its translation).
-_TARGETS: dict[str, tuple[str, Translate]] = {
-    "shared": ("thermostats", _shared),
-    "device": ("thermostats", _device),
-    "schedule": ("thermostats", _schedule),
-    "structure": ("structures", _structure),
-    "where": ("structures", _where),
-}
-_MAPPED: dict[str, frozenset[str]] = {
-    "shared": frozenset({"target_temperature_type", *_SETPOINTS, "name"}),
-    "device": frozenset({"eco", "fan_mode", "fan_timer_duration", "fan_timer_timeout",
-                         "temperature_scale", "where_id", *_ECO}),
-    "structure": frozenset({"away", "name"}),
-    "where": frozenset({"wheres"}),
-    "schedule": frozenset({"ver", "name", "schedule_mode", "days"}),
+# Bucket type -> the WWN kind its id names.
+_KINDS = {**dict.fromkeys(THERMOSTAT_TYPES, "thermostats"), "structure": "structures",
+          "where": "structures", "topaz": "smoke_co_alarms", "widget_track": "smoke_co_alarms",
+          "quartz": "cameras"}
+# Bucket type -> the translation of its computed keys, and those keys.
+_COMPUTED: dict[str, tuple[Translate, frozenset[str]]] = {
+    "shared": (_shared, frozenset({"target_temperature_type"})),
+    "device": (_device, frozenset({"eco", "fan_mode", "fan_timer_timeout"})),
+    "where": (_where, frozenset({"wheres"})),
+    "schedule": (_schedule, frozenset({"ver", "name", "schedule_mode", "days"})),
 }
 # What clients send about a write rather than as data, by bucket type.
 _ABOUT: dict[str, dict[str, Callable[[Any], bool]]] = {

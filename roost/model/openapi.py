@@ -32,6 +32,15 @@ def field_schema(f: Field, writing: bool = False) -> dict[str, Any]:
             schema[attr] = getattr(f, attr)
     if f.items:
         schema["items"] = {"type": f.items}
+    if f.length is not None:
+        shortest, longest = f.length
+        if shortest:
+            schema["minLength"] = shortest
+        schema["maxLength"] = longest
+    if f.entries:
+        schema["additionalProperties"] = {
+            "type": "object", "required": [e.name for e in f.entries if not e.identity],
+            "properties": {e.name: field_schema(e, writing) for e in f.entries}}
     return schema
 
 

@@ -1,20 +1,40 @@
-"""The field table: every field of the Works with Nest data model, declared once.
+"""The field table: every field of the Works with Nest data model, and every stored key, once.
 
-Each :class:`Field` says what a client sees (name, JSON type, unit, range, allowed values), where
-the value lives (a stored key, a °F/°C projection of a stored °C value, or a value derived from
-the rest of the home), and who may read and write it (Nest permission names). Validation,
-permissions, the JSON projection and the OpenAPI document are all computed from this table.
+Each :class:`Field` says what a client sees (name, JSON type, unit, range, allowed values, text
+length), where the value lives (a stored key, a °F/°C projection of a stored °C value, or a
+value derived from the rest of the home), who may read and write it (Nest permission names),
+and where it appears in the other projections (:mod:`roost.model.wire`: the legacy buckets).
+Keys stored for the rules, the apps or Nest's own logic but shown by no WWN field
+(``eco_reason``, ``away_since``, heat-pump flags) are entries too, readable by no product, so
+the table is the one list of what is stored. Validation, permissions, the JSON projection, the
+legacy buckets and the OpenAPI document are all computed from it.
+
+Whatever is computed from :data:`FIELDS` is cached by :func:`from_table`; after changing the
+table, :func:`rebuild` forgets it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 from roost.model import derived
 from roost.model.home import Home, Obj
+from roost.model.wire import (
+    LEGACY,
+    Wire,
+    boolean,
+    flag,
+    legacy,
+    locale,
+    mapped,
+    milliseconds,
+    minutes_as_seconds,
+    same,
+    seconds,
+)
 
 # -- Nest permissions (their own spelling) -------------------------------------------------
 
@@ -115,6 +135,9 @@ ANY = frozenset(PERMISSIONS)
 APP = "Nest app"
 
 EPOCH = "1970-01-01T00:00:00.000Z"
+# Names as Nest's apps accepted them: a structure's, a room's, a device's label.
+NAME_LENGTH = (1, 64)
+LABEL_LENGTH = (0, 64)
 HVAC_MODES = ("heat", "cool", "heat-cool", "eco", "off")
 FAN_TIMER_DURATIONS = (15, 30, 45, 60, 120, 240, 480, 720)
 ALARM_STATES = ("ok", "warning", "emergency")
@@ -149,6 +172,12 @@ class Field:
     optional: bool = False
     # Keys of an object value that need one of these permissions besides the field's own.
     restricted: tuple[tuple[str, frozenset[str]], ...] = ()
+    length: tuple[int, int] | None = None  # shortest and longest text allowed
+    trim: bool = False  # stored without surrounding spaces, which its length does not count
+    # An object of entries by id (a structure's rooms): the fields of each entry; the one
+    # marked identity repeats the entry's id.
+    entries: tuple[Field, ...] = ()
+    wires: tuple[Wire, ...] = ()  # where it appears in the other projections
 
     def __post_init__(self) -> None:
         if not self.key:
@@ -162,65 +191,100 @@ class Field:
 
 def _temperature(
     kind: str, base: str, what: str, read: frozenset[str], write: frozenset[str] = frozenset(),
-    *, reported: bool = False, bounded: bool = False, key: str = "",
+    *, reported: bool = False, bounded: bool = False, key: str = "", wires: tuple[Wire, ...] = (),
 ) -> list[Field]:
-    """The `_f`/`_c` twins of one stored °C value."""
+    """The `_f`/`_c` twins of one stored °C value; ``wires`` show the stored value itself."""
     limits_f = {"minimum": 50, "maximum": 90} if bounded else {}
     limits_c = {"minimum": 9, "maximum": 32} if bounded else {}
     return [
         Field(kind, f"{base}_f", "integer", f"{what}, whole °F", read, write, key or base,
               scale="F", unit="°F", reported=reported, **limits_f),
         Field(kind, f"{base}_c", "number", f"{what}, °C in steps of 0.5", read, write,
-              key or base, scale="C", unit="°C", reported=reported, **limits_c),
+              key or base, scale="C", unit="°C", reported=reported, wires=wires, **limits_c),
     ]
 
 
-def _exact(kind: str, base: str, what: str, minimum: float, maximum: float) -> Field:
+def _exact(kind: str, base: str, what: str, minimum: float, maximum: float,
+           *wires: Wire) -> Field:
     """The stored °C value itself, as the Nest apps write it (16.11111 for 61 °F): checked as
     its `_c` twin is, then kept as written rather than rounded to half a degree."""
     return Field(kind, base, "number", f"{what}, exact °C (the Nest app)", frozenset(),
                  frozenset({APP}), scale="C", unit="°C", minimum=minimum, maximum=maximum,
-                 readable=False)
+                 readable=False, wires=wires)
 
 
-def _device_common(kind: str, read: frozenset[str]) -> list[Field]:
+def _stored(kind: str, name: str, type: str, description: str, *wires: Wire,
+            **more: Any) -> Field:
+    """A stored key no product reads or writes: kept by the devices, the rules or Nest's own
+    logic, and shown only in the other projections."""
+    return Field(kind, name, type, description, frozenset(), readable=False, reported=True,
+                 wires=wires, **more)
+
+
+def _device_common(kind: str, read: frozenset[str],
+                   wires: Mapping[str, tuple[Wire, ...]]) -> list[Field]:
     return [
         Field(kind, "device_id", "string", "Unique device identifier", read, identity=True),
-        Field(kind, "software_version", "string", "Firmware version", read, reported=True),
+        Field(kind, "software_version", "string", "Firmware version", read, reported=True,
+              wires=wires["software_version"]),
         Field(kind, "structure_id", "string", "The structure the device is in", read,
               identity=True),
         # The Nest app moves a thermostat to another of the structure's rooms.
         Field(kind, "where_id", "string", "Where (room) identifier", read,
-              frozenset({APP}) if kind == "thermostats" else frozenset()),
-        Field(kind, "where_name", "string", "Where (room) name", read, derive=derived.where_name),
+              frozenset({APP}) if kind == "thermostats" else frozenset(),
+              wires=wires["where_id"]),
+        Field(kind, "where_name", "string", "Where (room) name", read, derive=derived.where_name,
+              length=NAME_LENGTH),
         Field(kind, "name", "string", "Display name", read, derive=derived.name),
         Field(kind, "name_long", "string", "Long display name", read, derive=derived.name_long),
-        Field(kind, "is_online", "boolean", "Connected to the service", read, reported=True),
+        Field(kind, "is_online", "boolean", "Connected to the service", read, reported=True,
+              wires=wires.get("is_online", ())),
     ]
 
 
+# Legacy conversions of their own: what a bucket shows for a stored value, and back.
+_FAN_DURATION = minutes_as_seconds(FAN_TIMER_DURATIONS)
+_AWAY = flag("away", "home")
+# smoke_status / co_status: 0 all clear; Roost's choice for the others (Nest's codes were
+# never documented): ha-nest-protect takes 3 for an alarm, PHP and homebridge any nonzero.
+_ALARM_STATUS = mapped({"ok": 0, "warning": 1, "emergency": 3}, 0)
+_BATTERY_STATE = mapped({"ok": 0}, 1)
+
+
 _THERMOSTATS = [
-    *_device_common("thermostats", THERMOSTAT),
-    Field("thermostats", "locale", "string", "Locale, e.g. en-US", THERMOSTAT),
+    *_device_common("thermostats", THERMOSTAT, {
+        "software_version": (legacy("device", "current_version", ""),),
+        "where_id": (legacy("device", "where_id", "", store=same),),
+        "is_online": (legacy("track", "online", True, boolean),),
+    }),
+    Field("thermostats", "locale", "string", "Locale, e.g. en-US", THERMOSTAT,
+          wires=(legacy("device", "device_locale", "en-US", locale),)),
     Field("thermostats", "last_connection", "string", "Last contact with the service",
-          THERMOSTAT, format="date-time", reported=True),
-    Field("thermostats", "can_cool", "boolean", "The system can cool", THERMOSTAT),
-    Field("thermostats", "can_heat", "boolean", "The system can heat", THERMOSTAT),
+          THERMOSTAT, format="date-time", reported=True,
+          wires=(legacy("track", "last_connection", None, milliseconds),
+                 legacy("metadata", "last_connection", None, milliseconds))),
+    Field("thermostats", "can_cool", "boolean", "The system can cool", THERMOSTAT,
+          wires=(legacy("shared", "can_cool", None, boolean),)),
+    Field("thermostats", "can_heat", "boolean", "The system can heat", THERMOSTAT,
+          wires=(legacy("shared", "can_heat", None, boolean),)),
     Field("thermostats", "is_using_emergency_heat", "boolean", "Heat-pump emergency heat is on",
           THERMOSTAT, reported=True),
-    Field("thermostats", "has_fan", "boolean", "The fan can be controlled", THERMOSTAT),
+    Field("thermostats", "has_fan", "boolean", "The fan can be controlled", THERMOSTAT,
+          wires=(legacy("device", "has_fan", None, boolean),)),
     Field("thermostats", "fan_timer_active", "boolean", "The fan timer is running", THERMOSTAT,
           frozenset({THERMOSTAT_WRITE}), reported=True),
     Field("thermostats", "fan_timer_timeout", "string",
           "When the fan timer ends; the epoch when it is off", THERMOSTAT, format="date-time",
           reported=True),
     Field("thermostats", "fan_timer_duration", "integer", "Length of the fan timer", THERMOSTAT,
-          frozenset({THERMOSTAT_WRITE}), unit="minutes", enum=FAN_TIMER_DURATIONS),
+          frozenset({THERMOSTAT_WRITE}), unit="minutes", enum=FAN_TIMER_DURATIONS,
+          wires=(legacy("device", "fan_timer_duration", 15, *_FAN_DURATION),)),
     Field("thermostats", "has_leaf", "boolean", "The energy-saving leaf is shown", THERMOSTAT,
-          reported=True),
+          reported=True, wires=(legacy("device", "leaf", None, boolean),)),
     # Writable from Thermostat read/write v5 (spec §4.3).
     Field("thermostats", "temperature_scale", "string", "Scale shown on the device",
-          THERMOSTAT, frozenset({since(THERMOSTAT_WRITE, 5)}), enum=("C", "F")),
+          THERMOSTAT, frozenset({since(THERMOSTAT_WRITE, 5)}), enum=("C", "F"),
+          wires=(legacy("device", "temperature_scale", "F", store=same),)),
     *_temperature("thermostats", "target_temperature", "Target temperature (heat or cool mode)",
                   THERMOSTAT, frozenset({THERMOSTAT_WRITE}), bounded=True),
     *_temperature("thermostats", "target_temperature_high",
@@ -242,48 +306,78 @@ _THERMOSTATS = [
           "The mode before Eco; empty if Eco was never used", THERMOSTAT,
           enum=("", *HVAC_MODES)),
     *_temperature("thermostats", "ambient_temperature", "Temperature measured by the device",
-                  THERMOSTAT, reported=True),
+                  THERMOSTAT, reported=True,
+                  wires=(legacy("shared", "current_temperature"),)),
     Field("thermostats", "humidity", "integer", "Relative humidity", THERMOSTAT, unit="%",
-          minimum=0, maximum=100, step=5, reported=True),
+          minimum=0, maximum=100, step=5, reported=True,
+          wires=(legacy("device", "current_humidity"),)),
     Field("thermostats", "hvac_state", "string", "What the system is doing now", THERMOSTAT,
           enum=("heating", "cooling", "off"), reported=True),
     Field("thermostats", "label", "string", "Custom label, shown in the name", THERMOSTAT,
-          frozenset({since(THERMOSTAT_WRITE, 5)})),  # writable from v5, like the scale
-    Field("thermostats", "is_locked", "boolean", "Temperature lock is on", THERMOSTAT),
+          frozenset({since(THERMOSTAT_WRITE, 5)}),  # writable from v5, like the scale
+          length=LABEL_LENGTH, wires=(legacy("shared", "name", "", store=same),)),
+    Field("thermostats", "is_locked", "boolean", "Temperature lock is on", THERMOSTAT,
+          wires=(legacy("device", "temperature_lock", None, boolean),)),
     *_temperature("thermostats", "locked_temp_min", "Lowest temperature allowed by the lock",
-                  THERMOSTAT),
+                  THERMOSTAT, wires=(legacy("device", "temperature_lock_low_temp"),)),
     *_temperature("thermostats", "locked_temp_max", "Highest temperature allowed by the lock",
-                  THERMOSTAT),
+                  THERMOSTAT, wires=(legacy("device", "temperature_lock_high_temp"),)),
     Field("thermostats", "sunlight_correction_enabled", "boolean", "Sunblock is enabled",
-          THERMOSTAT),
+          THERMOSTAT, wires=(legacy("device", "sunlight_correction_enabled", None, boolean),)),
     Field("thermostats", "sunlight_correction_active", "boolean", "Sunblock is active now",
-          THERMOSTAT, reported=True),
+          THERMOSTAT, reported=True,
+          wires=(legacy("device", "sunlight_correction_active", None, boolean),)),
     Field("thermostats", "time_to_target", "string", "Minutes to reach target, e.g. ~15",
           THERMOSTAT, reported=True),
     Field("thermostats", "time_to_target_training", "string", "Whether the estimate is trained",
-          THERMOSTAT, enum=("training", "ready"), reported=True),
+          THERMOSTAT, enum=("training", "ready"), reported=True,
+          wires=(legacy("device", "time_to_target_training", "ready"),)),
     Field("thermostats", "schedule", "object",
           "The weekly schedule, as the legacy schedule bucket holds it (roost.model.schedule)",
           frozenset(), frozenset({APP}), readable=False),
-    _exact("thermostats", "target_temperature", "Target temperature", 9, 32),
-    _exact("thermostats", "target_temperature_low", "Heat-to temperature", 9, 32),
-    _exact("thermostats", "target_temperature_high", "Cool-to temperature", 9, 32),
+    _exact("thermostats", "target_temperature", "Target temperature", 9, 32,
+           legacy("shared", "target_temperature", store=same)),
+    _exact("thermostats", "target_temperature_low", "Heat-to temperature", 9, 32,
+           legacy("shared", "target_temperature_low", store=same)),
+    _exact("thermostats", "target_temperature_high", "Cool-to temperature", 9, 32,
+           legacy("shared", "target_temperature_high", store=same)),
     # Roost's bounds: Nest's lowest Eco heat-to (40 °F) up to the highest set point.
-    _exact("thermostats", "eco_temperature_low", "Eco heat-to temperature", 4.5, 32),
-    _exact("thermostats", "eco_temperature_high", "Eco cool-to temperature", 4.5, 32),
+    _exact("thermostats", "eco_temperature_low", "Eco heat-to temperature", 4.5, 32,
+           legacy("device", "away_temperature_low", store=same)),
+    _exact("thermostats", "eco_temperature_high", "Eco cool-to temperature", 4.5, 32,
+           legacy("device", "away_temperature_high", store=same)),
+    _stored("thermostats", "has_heat_pump", "boolean", "The system is a heat pump",
+            legacy("device", "has_heat_pump", None, boolean)),
+    _stored("thermostats", "has_emergency_heat", "boolean", "The heat pump has emergency heat",
+            legacy("device", "has_emer_heat", None, boolean)),
+    _stored("thermostats", "eco_reason", "string",
+            "Why it is in Eco: away (Home/Away Assist or away set) or manual; absent otherwise",
+            enum=("away", "manual", "system")),
+    _stored("thermostats", "fan_running", "boolean",
+            "The fan runs now, timer or not, as the device reports it"),
 ]
 
 _SMOKE_CO_ALARMS = [
-    *_device_common("smoke_co_alarms", SMOKE_CO),
-    Field("smoke_co_alarms", "locale", "string", "Locale, e.g. en-US", SMOKE_CO),
+    *_device_common("smoke_co_alarms", SMOKE_CO, {
+        "software_version": (legacy("topaz", "software_version", ""),),
+        "where_id": (legacy("topaz", "where_id", ""), legacy("topaz", "spoken_where_id", "")),
+        # Clients take a Protect's connectivity from its Wi-Fi self-test.
+        "is_online": (legacy("topaz", "component_wifi_test_passed", True, boolean),),
+    }),
+    Field("smoke_co_alarms", "locale", "string", "Locale, e.g. en-US", SMOKE_CO,
+          wires=(legacy("topaz", "device_locale", "en-US", locale),)),
     Field("smoke_co_alarms", "last_connection", "string", "Last contact with the service",
-          SMOKE_CO, format="date-time", reported=True),
+          SMOKE_CO, format="date-time", reported=True,
+          wires=(legacy("widget_track", "last_connection", None, milliseconds),)),
     Field("smoke_co_alarms", "battery_health", "string", "Battery state", SMOKE_CO,
-          enum=("ok", "replace"), reported=True),
+          enum=("ok", "replace"), reported=True,
+          wires=(legacy("topaz", "battery_health_state", "ok", _BATTERY_STATE),)),
     Field("smoke_co_alarms", "co_alarm_state", "string", "Carbon monoxide alarm", SMOKE_CO,
-          enum=ALARM_STATES, reported=True),
+          enum=ALARM_STATES, reported=True,
+          wires=(legacy("topaz", "co_status", "ok", _ALARM_STATUS),)),
     Field("smoke_co_alarms", "smoke_alarm_state", "string", "Smoke alarm", SMOKE_CO,
-          enum=ALARM_STATES, reported=True),
+          enum=ALARM_STATES, reported=True,
+          wires=(legacy("topaz", "smoke_status", "ok", _ALARM_STATUS),)),
     Field("smoke_co_alarms", "is_manual_test_active", "boolean", "A manual test is running",
           SMOKE_CO, reported=True),
     Field("smoke_co_alarms", "last_manual_test_time", "string", "Last successful manual test",
@@ -291,10 +385,15 @@ _SMOKE_CO_ALARMS = [
     Field("smoke_co_alarms", "ui_color_state", "string",
           "Battery, smoke and CO summed up as the app's ring colour", SMOKE_CO,
           enum=("gray", "green", "yellow", "red"), derive=derived.ui_color_state),
+    _stored("smoke_co_alarms", "label", "string", "Custom label, shown in the name",
+            legacy("topaz", "description", ""), length=LABEL_LENGTH),
 ]
 
 _CAMERAS = [
-    *_device_common("cameras", CAMERA),
+    *_device_common("cameras", CAMERA, {
+        "software_version": (legacy("quartz", "software_version", ""),),
+        "where_id": (legacy("quartz", "where_id", ""),),
+    }),
     Field("cameras", "is_streaming", "boolean", "The camera is on", CAMERA, CAMERA_WRITERS,
           reported=True),
     Field("cameras", "is_audio_input_enabled", "boolean", "The microphone is on", CAMERA),
@@ -315,19 +414,33 @@ _CAMERAS = [
           "permission", CAMERA, reported=True,
           restricted=tuple((k, CAMERA_IMAGES)
                            for k in ("image_url", "animated_image_url", "activity_zone_ids"))),
+    _stored("cameras", "label", "string", "Custom label, shown in the name",
+            legacy("quartz", "description", ""), length=LABEL_LENGTH),
 ]
+
+_ROOM = (
+    Field("rooms", "where_id", "string", "Where (room) identifier", frozenset(), identity=True),
+    Field("rooms", "name", "string", "Where (room) name", frozenset(), length=NAME_LENGTH,
+          trim=True),
+)
 
 _STRUCTURES = [
     Field("structures", "structure_id", "string", "Unique structure identifier", ANY,
           identity=True),
     Field("structures", "name", "string", "Structure name", STRUCTURE_BASICS,
-          frozenset({STRUCTURE_WRITE})),
-    Field("structures", "country_code", "string", "ISO 3166-1 alpha-2 country", STRUCTURE_BASICS),
-    Field("structures", "postal_code", "string", "Postal code", frozenset({POSTAL_CODE_READ})),
-    Field("structures", "time_zone", "string", "IANA time zone", STRUCTURE_BASICS),
+          frozenset({STRUCTURE_WRITE}), length=NAME_LENGTH, trim=True,
+          wires=(legacy("structure", "name", "", store=same),)),
+    Field("structures", "country_code", "string", "ISO 3166-1 alpha-2 country", STRUCTURE_BASICS,
+          wires=(legacy("structure", "country_code", ""),)),
+    Field("structures", "postal_code", "string", "Postal code", frozenset({POSTAL_CODE_READ}),
+          wires=(legacy("structure", "postal_code", ""),)),
+    Field("structures", "time_zone", "string", "IANA time zone", STRUCTURE_BASICS,
+          wires=(legacy("structure", "time_zone", ""),)),
+    # The bucket shows the stored choice: WWN's "unknown" (no devices) is not away.
     Field("structures", "away", "string", "home or away; unknown without devices",
           STRUCTURE_BASICS, frozenset({AWAY_WRITE}), enum=("home", "away", "unknown"),
-          settable=("home", "away"), reported=True, derive=derived.away),
+          settable=("home", "away"), reported=True, derive=derived.away,
+          wires=(legacy("structure", "away", None, *_AWAY),)),
     Field("structures", "thermostats", "array", "Thermostat ids", STRUCTURE_BASICS,
           items="string", derive=derived.device_ids("thermostats")),
     Field("structures", "smoke_co_alarms", "array", "Smoke+CO alarm ids", STRUCTURE_BASICS,
@@ -353,7 +466,12 @@ _STRUCTURES = [
     Field("structures", "wwn_security_state", "string", "ok, or deter while away and a person "
           "is seen", frozenset({SECURITY_STATE_READ}), enum=("ok", "deter"), reported=True),
     Field("structures", "wheres", "object", "Rooms: where_id -> {where_id, name}",
-          THERMOSTAT | SMOKE_CO | CAMERA, frozenset({APP})),
+          THERMOSTAT | SMOKE_CO | CAMERA, frozenset({APP}), entries=_ROOM),
+    # Since when, and set by whom: 1 for Home/Away Assist, 0 for a person.
+    _stored("structures", "away_since", "string", "When away last changed",
+            legacy("structure", "away_timestamp", None, seconds), format="date-time"),
+    _stored("structures", "away_setter", "integer", "Who set away: 1 Home/Away Assist, 0 a person",
+            legacy("structure", "away_setter", 0), enum=(0, 1)),
 ]
 
 FIELDS: dict[str, dict[str, Field]] = {
@@ -373,10 +491,45 @@ METADATA_FIELDS = {
 }
 
 
-@cache
+_T = TypeVar("_T", bound=Callable[..., Any])
+_DERIVED: list[Any] = []
+
+
+def from_table(function: _T) -> _T:
+    """``function`` of the table, cached until :func:`rebuild`."""
+    cached = cache(function)
+    _DERIVED.append(cached)
+    return cached  # type: ignore[return-value]
+
+
+def rebuild() -> None:
+    """Forget whatever was computed from :data:`FIELDS`: call after changing the table."""
+    for cached in _DERIVED:
+        cached.cache_clear()
+
+
+@from_table
 def readable(permissions: frozenset[str]) -> dict[str, tuple[Field, ...]]:
     """Per kind, the fields these permissions may read, in table order."""
     return {
         kind: tuple(f for f in fields.values() if f.readable and f.read & permissions)
         for kind, fields in FIELDS.items()
     }
+
+
+@from_table
+def wired(projection: str) -> dict[str, tuple[tuple[Field, Wire], ...]]:
+    """Per bucket of ``projection`` (:data:`roost.model.wire.LEGACY`), its fields and their
+    wires, in table order."""
+    buckets: dict[str, list[tuple[Field, Wire]]] = {}
+    for fields in FIELDS.values():
+        for f in fields.values():
+            for w in f.wires:
+                if w.projection == projection:
+                    buckets.setdefault(w.bucket, []).append((f, w))
+    return {bucket: tuple(found) for bucket, found in buckets.items()}
+
+
+def legacy_wired(bucket: str) -> tuple[tuple[Field, Wire], ...]:
+    """The table's keys of one legacy bucket type."""
+    return wired(LEGACY).get(bucket, ())

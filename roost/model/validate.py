@@ -71,3 +71,37 @@ def check_value(f: Field, value: Any, system: bool = False) -> None:
             f.maximum is None or value <= f.maximum)
     if not ok:
         raise errors.invalid_value(f.name, value)
+    if f.length is not None and not fits(f, value):
+        raise errors.invalid_name(f.name, *f.length)
+    if f.entries:
+        _check_entries(f, value)
+
+
+def fits(f: Field, text: str) -> bool:
+    """Within the field's length, surrounding spaces uncounted where it is stored trimmed."""
+    assert f.length is not None
+    shortest, longest = f.length
+    return shortest <= len(text.strip() if f.trim else text) <= longest
+
+
+def _check_entries(f: Field, value: dict[str, Any]) -> None:
+    """Each entry of an object by id (a structure's rooms) has its fields, well formed, and
+    repeats its own id."""
+    for id, entry in value.items():
+        whole = bool(id) and isinstance(entry, dict) and all(
+            entry.get(e.name, id) == id if e.identity else _valid(e, entry.get(e.name))
+            for e in f.entries)
+        if not whole:
+            needs = " and ".join(
+                f"a {e.name}" + (f" of {e.length[0]} to {e.length[1]} characters"
+                                 if e.length else "") for e in f.entries)
+            noun = f.entries[0].kind.removesuffix("s")  # "rooms": a room
+            raise errors.invalid_entry(f.name, f"{noun} {id!r} needs {needs}")
+
+
+def _valid(f: Field, value: Any) -> bool:
+    try:
+        check_value(f, value)
+    except errors.ApiError:
+        return False
+    return True

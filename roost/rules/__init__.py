@@ -6,6 +6,7 @@ return every object the write changes, so one request commits atomically or not 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -22,16 +23,26 @@ _CLIENT_RULES: dict[str, Rule] = {
     "structures": structure.apply,
     "cameras": camera.apply,
 }
+_RULED = {"thermostats": thermostat.RULED, "structures": structure.RULED}
 
 
 def plan(home: Home, obj: Obj, values: dict[str, Any], now: datetime,
          system: bool = False) -> list[Obj]:
     """The objects a validated write changes. ``system`` is the devices and Nest's own logic:
     they report state as it is, so it is stored as given, with the same consequences."""
+    fields = FIELDS[obj.kind]
     if not system:
         rule = _CLIENT_RULES.get(obj.kind)  # a Protect has no client-writable field
-        return rule(home, obj, values, now) if rule else []
-    fields = FIELDS[obj.kind]
+        changed = rule(home, obj, values, now) if rule else [obj.evolve(dict(obj.data))]
+        # A field no rule decides is stored as written (in °C, where it has a scale).
+        ruled = _RULED.get(obj.kind, frozenset())
+        plain = {fields[name].key: units.store(value, fields[name].scale)
+                 if fields[name].scale else value
+                 for name, value in values.items() if name not in ruled}
+        if plain:
+            first = changed[0]
+            changed[0] = dataclasses.replace(first, data={**first.data, **plain})
+        return changed if rule or plain else []
     d = dict(obj.data)
     for name, value in values.items():
         f = fields[name]

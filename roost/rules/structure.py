@@ -10,15 +10,14 @@ from roost.model.home import DEVICE_KINDS, Home, Obj
 from roost.rules import thermostat
 
 ETA_KEYS = ("trip_id", "estimated_arrival_window_begin", "estimated_arrival_window_end")
+# The fields :func:`apply` decides; a client's write of any other is stored as given.
+RULED = frozenset({"name", "eta", "wheres", "away"})
 
 
 def apply(home: Home, obj: Obj, values: dict[str, Any], now: datetime) -> list[Obj]:
     d = dict(obj.data)
-    if "name" in values:
-        name = values["name"].strip()
-        if not 0 < len(name) <= 64:
-            raise errors.invalid_name("name")
-        d["name"] = name
+    if "name" in values:  # its length is checked with the field table
+        d["name"] = values["name"].strip()
     if "eta" in values:
         _set_eta(home, obj, d, values["eta"], now)
     if "wheres" in values:
@@ -94,16 +93,10 @@ def _time(eta: dict[str, Any], key: str) -> datetime:
 
 
 def _checked_wheres(home: Home, obj: Obj, wheres: dict[str, Any]) -> dict[str, Any]:
-    """The structure's rooms as the Nest app rewrites them: ``{where_id: {where_id, name}}``,
-    names 1 to 64 characters, and no room dropped while a device is in it."""
-    checked: dict[str, dict[str, str]] = {}
-    for where_id, where in wheres.items():
-        name = where.get("name") if isinstance(where, dict) else None
-        if not where_id or not isinstance(name, str) or not 0 < len(name.strip()) <= 64 \
-                or where.get("where_id", where_id) != where_id:
-            raise errors.invalid_wheres(f"room {where_id!r} needs a where_id and a name of "
-                                        "1 to 64 characters")
-        checked[where_id] = {"where_id": where_id, "name": name.strip()}
+    """The structure's rooms as the Nest app rewrites them (each checked with the field
+    table): ``{where_id: {where_id, name}}``, and no room dropped while a device is in it."""
+    checked = {where_id: {"where_id": where_id, "name": where["name"].strip()}
+               for where_id, where in wheres.items()}
     dropped = set(obj.data.get("wheres", {})) - set(checked)
     for kind in DEVICE_KINDS:
         for device in home.in_structure(obj.id, kind, pending=True):

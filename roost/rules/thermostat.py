@@ -15,6 +15,10 @@ SETPOINTS = ("target_temperature", "target_temperature_low", "target_temperature
 ECO = ("eco_temperature_low", "eco_temperature_high")
 # Nest kept heat-to and cool-to at least 3 °F (1.5 °C) apart.
 MIN_GAP = {"F": 3.0, "C": 1.5}
+# The fields :func:`apply` decides; a client's write of any other is stored as given.
+RULED = frozenset({"hvac_mode", *SETPOINTS, *ECO, "fan_timer_duration", "fan_timer_active",
+                   "schedule", "where_id",
+                   *(f"{base}_{scale}" for base in SETPOINTS for scale in ("f", "c"))})
 
 
 def apply(home: Home, obj: Obj, values: dict[str, Any], now: datetime) -> list[Obj]:
@@ -42,12 +46,6 @@ def apply(home: Home, obj: Obj, values: dict[str, Any], now: datetime) -> list[O
         _set_fan(home, obj, d, values["fan_timer_active"], now)
     elif d["fan_timer_active"] and "fan_timer_duration" in values:
         _set_fan(home, obj, d, True, now)  # a new duration restarts a running timer
-    if "label" in values:
-        if len(values["label"]) > 64:
-            raise errors.invalid_name("label", shortest=0)
-        d["label"] = values["label"]
-    if "temperature_scale" in values:
-        d["temperature_scale"] = values["temperature_scale"]
     if "schedule" in values:
         d["schedule"] = checked_schedule(values["schedule"])
     if "where_id" in values:
