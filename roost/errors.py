@@ -236,3 +236,14 @@ def invalid_schedule(reason: str) -> ApiError:
 
 def invalid_wheres(reason: str) -> ApiError:
     return ApiError(400, f"Invalid wheres: {reason}", "invalid-value", {"field_name": "wheres"})
+
+
+# -- creating and deleting ----------------------------------------------------------------
+
+
+def invalid_field(field: str, reason: str) -> ApiError:
+    return ApiError(400, f"Invalid {field}: {reason}", "invalid-value", {"field_name": field})
+
+
+def too_many_structures(limit: int) -> ApiError:
+    return ApiError(400, f"A user has at most {limit} structures", "invalid-value")

@@ -22,7 +22,7 @@ def apply(home: Home, obj: Obj, values: dict[str, Any], now: datetime) -> list[O
     if "eta" in values:
         _set_eta(home, obj, d, values["eta"], now)
     if "wheres" in values:
-        d["wheres"] = _checked_wheres(home, obj, values["wheres"])
+        d["wheres"] = checked_wheres(home, obj, values["wheres"])
     thermostats = set_away(home, obj, d, values.get("away"), now)
     return [obj.evolve(d), *thermostats]
 
@@ -93,7 +93,7 @@ def _time(eta: dict[str, Any], key: str) -> datetime:
     return moment
 
 
-def _checked_wheres(home: Home, obj: Obj, wheres: dict[str, Any]) -> dict[str, Any]:
+def checked_wheres(home: Home, obj: Obj, wheres: dict[str, Any]) -> dict[str, Any]:
     """The structure's rooms as the Nest app rewrites them: ``{where_id: {where_id, name}}``,
     names 1 to 64 characters, and no room dropped while a device is in it."""
     checked: dict[str, dict[str, str]] = {}
