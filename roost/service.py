@@ -353,7 +353,9 @@ class Service:
         if kind == lifecycle.ROOMS:
             holder = next((s for s in self.home.of_user(principal.user_id, "structures")
                            if id in s.data.get("wheres", {})), None)
-            structure = self._reach(principal, "structures", holder.id if holder else "")
+            if holder is None:
+                raise errors.not_found(f"/structures/wheres/{id}")
+            structure = self._reach(principal, "structures", holder.id)
             changed = lifecycle.delete_room(self.home, structure, id, self.clock())
         else:
             changed = lifecycle.delete(self.home, self._reach(principal, kind, id))

@@ -487,6 +487,28 @@ def test_a_product_may_not_create_or_delete(api: Api) -> None:
     assert api.get("/") == api.tree
 
 
+def test_rooms_are_created_and_deleted_through_the_service(api: Api) -> None:
+    """No control endpoint adds bare rooms yet (the dashboard will): the user's own principal
+    creates one through the service, and the data API shows it like any write."""
+    user = api.service.authenticate(api.token)
+    call = api.client.portal.call
+    structure = call(api.service.create, user, "wheres",
+                     {"structure_id": api.structure_id, "name": "Loft", "where_id": "loft"})
+    assert structure.id == api.structure_id
+    wheres = f"/structures/{api.structure_id}/wheres"
+    assert api.get(wheres)["loft"] == {"where_id": "loft", "name": "Loft"}
+    device = add_device(api, api.structure_id, "camera", where="loft")
+    assert device["where_id"] == "loft"
+    with pytest.raises(errors.ApiError, match="still has a device in it"):
+        call(api.service.delete, user, "wheres", "loft")
+    ok(api.client.delete(f"{SIM}/devices/{device['device_id']}"), 204)
+    call(api.service.delete, user, "wheres", "loft")
+    assert "loft" not in api.get(wheres)
+    with pytest.raises(errors.ApiError) as caught:
+        call(api.service.delete, user, "wheres", "loft")
+    assert caught.value.status == 404
+
+
 def test_removing_the_demo_home_empties_the_tree(api: Api) -> None:
     ok(api.client.delete(f"{SIM}/structures/{api.structure_id}"), 204)
     assert api.get("/") == {"metadata": api.get("/metadata")}

@@ -183,12 +183,10 @@ class Control:
 
     # -- homes and devices -------------------------------------------------------------------
 
-    async def add_structure(self, principal: Principal, name: str = "Home",
-                            time_zone: str = "America/Los_Angeles", postal_code: str = "94043",
-                            country_code: str = "US") -> Obj:
-        return await self.service.create(principal, "structures", {
-            "name": name, "time_zone": time_zone, "postal_code": postal_code,
-            "country_code": country_code})
+    async def add_structure(self, principal: Principal, **values: str) -> Obj:
+        """A new structure: ``name``, ``time_zone``, ``postal_code``, ``country_code``, each
+        the default of a new one (roost.model.defaults) when not given."""
+        return await self.service.create(principal, "structures", values)
 
     async def remove_structure(self, principal: Principal, structure_id: str) -> None:
         """Remove a structure with every device in it, in one commit."""
