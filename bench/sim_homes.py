@@ -1,7 +1,7 @@
 """Many users with a demo home each, written into a fresh database before a server starts.
 
 Each user gets the demo home of ``roost/demo.py`` (one structure, two thermostats, a smoke+CO
-alarm, a camera), committed through :meth:`Service.commit` like ``roost serve --demo`` does,
+alarm, a camera), created through :meth:`Service.create_many` like ``roost serve --demo`` does,
 and the first ``tokens`` users a full-access token for the load generator.
 
 Each room starts a little warmer or colder than the demo's (up to 1.5 °C either way, the
@@ -12,21 +12,25 @@ which real homes do not.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import random
 from dataclasses import dataclass
 from pathlib import Path
 
 from roost import demo
 from roost.auth import passwords, tokens
+from roost.auth.principal import system
 from roost.clock import system_clock
+from roost.model import defaults
 from roost.model.home import Obj
-from roost.service import Service
+from roost.service import New, Service
 from roost.store import SQLiteStore, queries
 
 THERMOSTATS_PER_HOME = 2  # the demo home's Living Room and Bedroom
-CHUNK = 2_000  # objects per commit while seeding
+HOMES_AT_ONCE = 400  # homes created side by side while seeding
 SPREAD_C = 1.5  # how far a room may start from the demo's temperature
+# A new thermostat's reading, which the Living Room keeps.
+DEFAULT_AMBIENT_C = defaults.device("thermostats", "", "", "",
+                                    system_clock())["ambient_temperature"]
 
 
 @dataclass(frozen=True)
@@ -55,29 +59,29 @@ async def _seed(db: Path, users: int, with_tokens: int) -> list[Seeded]:
                 for n in range(users)]
 
     user_ids = await store.write(accounts)
-    objects: list[Obj] = []
-    seeded: list[Seeded] = []
     spread = random.Random(0)
-    for n, user_id in enumerate(user_ids):
-        home = [_spread(o, spread) for o in demo.home_objects(user_id, system_clock())]
-        objects.extend(home)
-        if n < with_tokens:
-            token = tokens.new_token()
-            await store.write(lambda conn, u=user_id, t=token: queries.add_token(
-                conn, tokens.digest(t), u, tokens.FIRST_PARTY_CLIENT))
-            by_where = {o.data["where_id"]: o.id for o in home if o.kind == "thermostats"}
-            wheres = home[0].data["wheres"]
-            names = {wheres[w]["name"]: i for w, i in by_where.items()}
-            seeded.append(Seeded(token, names["Living Room"], names["Bedroom"]))
-    for start in range(0, len(objects), CHUNK):
-        await service.commit(objects[start:start + CHUNK])
+    homes = [(user_id, [_spread(new, spread) for new in demo.home(system_clock())])
+             for user_id in user_ids]
+    created: list[list[Obj]] = []
+    # Homes created side by side share the store's transactions (group commit).
+    for start in range(0, len(homes), HOMES_AT_ONCE):
+        created += await asyncio.gather(*(service.create_many(system(user_id), home)
+                                          for user_id, home in homes[start:start + HOMES_AT_ONCE]))
+    seeded: list[Seeded] = []
+    for user_id, (_, living_room, bedroom, *_) in zip(user_ids[:with_tokens], created,
+                                                      strict=False):
+        token = tokens.new_token()
+        await store.write(lambda conn, u=user_id, t=token: queries.add_token(
+            conn, tokens.digest(t), u, tokens.FIRST_PARTY_CLIENT))
+        seeded.append(Seeded(token, living_room.id, bedroom.id))
     await service.stop()
     store.close()
     return seeded
 
 
-def _spread(obj: Obj, rng: random.Random) -> Obj:
-    if obj.kind != "thermostats":
-        return obj
-    ambient = obj.data["ambient_temperature"] + rng.uniform(-SPREAD_C, SPREAD_C)
-    return dataclasses.replace(obj, data={**obj.data, "ambient_temperature": ambient})
+def _spread(new: New, rng: random.Random) -> New:
+    kind, values = new
+    if kind != "thermostats":
+        return new
+    ambient = values.get("ambient_temperature_c", DEFAULT_AMBIENT_C)
+    return kind, {**values, "ambient_temperature_c": ambient + rng.uniform(-SPREAD_C, SPREAD_C)}

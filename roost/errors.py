@@ -234,10 +234,16 @@ def invalid_schedule(reason: str) -> ApiError:
                     {"field_name": "schedule"})
 
 
-def invalid_entry(field: str, reason: str) -> ApiError:
-    """An entry of an object by id (a room of ``wheres``) that is not well formed."""
+def invalid_wheres(reason: str) -> ApiError:
+    return invalid_field("wheres", reason)
+
+
+# -- creating and deleting ----------------------------------------------------------------
+
+
+def invalid_field(field: str, reason: str) -> ApiError:
     return ApiError(400, f"Invalid {field}: {reason}", "invalid-value", {"field_name": field})
 
 
-def invalid_wheres(reason: str) -> ApiError:
-    return invalid_entry("wheres", reason)
+def too_many_structures(limit: int) -> ApiError:
+    return ApiError(400, f"A user has at most {limit} structures", "invalid-value")

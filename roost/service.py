@@ -3,13 +3,16 @@
 Every writer (REST clients, later the legacy API and the simulator) goes through
 :meth:`Service.write`: locate the object, check the fields against the table, apply the
 rules, commit atomically, and only then answer. The commit's change is applied to the
-in-memory home and published to streams before the writer hears back.
+in-memory home and published to streams before the writer hears back. Structures, rooms and
+devices are created and deleted the same way (:meth:`Service.create`, :meth:`Service.delete`);
+nothing else commits home objects.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any, NamedTuple
 
@@ -23,6 +26,7 @@ from roost.hub import Hub, Subscriber
 from roost.model import document, paths, validate
 from roost.model.home import Change, Home, Key, Obj
 from roost.model.schema import effective
+from roost.rules import lifecycle
 from roost.store import queries
 from roost.store.base import Store
 
@@ -31,6 +35,7 @@ _PUT = b'event: put\ndata: {"path":"/","data":'
 AUTH_REVOKED = b"event: auth_revoked\ndata: null\n\n"
 
 Write = tuple[Principal, paths.Path, Any]  # who writes, where, and the body
+New = tuple[str, dict[str, Any]]  # what to create: a kind and its values
 CACHED_USERS = 2_000  # users whose projections are kept between their changes
 
 
@@ -212,7 +217,7 @@ class Service:
     async def write(self, principal: Principal, path: paths.Path, body: Any) -> None:
         changed = self._plan(principal, path, body)
         if changed:
-            await self.commit(changed)
+            await self._commit(changed)
 
     async def write_many(self, writes: Iterable[Write],
                          atomic: bool = False) -> list[errors.ApiError | None]:
@@ -226,6 +231,14 @@ class Service:
         Writes apply in order: one that touches an object an earlier write of the batch
         changed builds on it, and the object gets one new version for the whole batch.
         """
+        return await self._batch(
+            (functools.partial(self._plan, principal, path, body)
+             for principal, path, body in writes), atomic)
+
+    async def _batch(self, steps: Iterable[Callable[[], list[Obj]]],
+                     atomic: bool) -> list[errors.ApiError | None]:
+        """Plan each step on the home as the steps before it left it, then commit what they
+        changed together (see :meth:`write_many`)."""
         batch: dict[Key, Obj] = {}
         # Each object as committed before the batch touched it; None if another writer's
         # commit was still pending then, which the batch's commit must follow in any case.
@@ -235,9 +248,9 @@ class Service:
         displaced: dict[Key, Obj] = {}
         outcomes: list[errors.ApiError | None] = []
         try:
-            for principal, path, body in writes:
+            for step in steps:
                 try:
-                    changed = self._plan(principal, path, body)
+                    changed = step()
                 except errors.ApiError as exc:
                     outcomes.append(exc)
                     continue
@@ -263,19 +276,20 @@ class Service:
         objects = []
         for key, obj in batch.items():
             found = before[key]
-            if found is not None and obj.data == found.data:
+            if found is not None and obj.data == found.data and not obj.deleted:
                 self.home.unstage([obj])  # written back to what it was: nothing to commit
             else:
                 objects.append(obj)
         if objects:
-            await self.commit(objects)
+            await self._commit(objects)
         return outcomes
 
     def _drop(self, batch: dict[Key, Obj], displaced: dict[Key, Obj]) -> None:
         """Unstage a batch that will not be committed."""
         self.home.unstage(batch.values())
         for key, staged in displaced.items():
-            self.home.pending.setdefault(key, staged)
+            if key not in self.home.pending:
+                self.home.stage([staged])
 
     def _plan(self, principal: Principal, path: paths.Path, body: Any) -> list[Obj]:
         """The objects a write changes, checked and planned on the home as it stands with
@@ -300,7 +314,82 @@ class Service:
                 changed.append(o)
         return changed
 
-    async def commit(self, objects: list[Obj]) -> Change:
+    # -- creating and deleting ---------------------------------------------------------------
+
+    async def create(self, principal: Principal, kind: str, values: dict[str, Any]) -> Obj:
+        """Create a structure, a device or a room (kind ``"wheres"``) from ``values``, field
+        names of the table (:func:`roost.rules.lifecycle.create` says which): checked,
+        planned by the rules, committed atomically and published once, like a write. The new
+        object as committed; for a room, its structure.
+
+        Only Roost's own apps and the devices create: no product ever could. A structure the
+        principal cannot reach is 404; values the table or the rules refuse are 400."""
+        (created,) = await self.create_many(principal, [(kind, values)])
+        return created
+
+    async def create_many(self, principal: Principal, new: Iterable[New]) -> list[Obj]:
+        """Several objects in one commit, all or nothing (a home with its devices): each is
+        planned on the home as the ones before it left it, so a device may name the id its
+        structure was given."""
+        keys: list[Key] = []
+
+        def step(kind: str, values: dict[str, Any]) -> Callable[[], list[Obj]]:
+            def planned() -> list[Obj]:
+                changed = self._plan_create(principal, kind, values)
+                keys.append(changed[0].key)
+                return changed
+            return planned
+
+        outcomes = await self._batch((step(kind, values) for kind, values in new), atomic=True)
+        refused = next((exc for exc in outcomes if exc is not None), None)
+        if refused is not None:
+            raise refused
+        return [self._committed_obj(key) for key in keys]
+
+    async def delete(self, principal: Principal, kind: str, id: str) -> None:
+        """Delete a device; a structure with every device in it; or a room (kind ``"wheres"``,
+        by its where_id; refused while a device is in it). One commit, one event."""
+        self._may_create(principal)
+        if kind == lifecycle.ROOMS:
+            holder = next((s for s in self.home.of_user(principal.user_id, "structures")
+                           if id in s.data.get("wheres", {})), None)
+            if holder is None:
+                raise errors.not_found(f"/structures/wheres/{id}")
+            structure = self._reach(principal, "structures", holder.id)
+            changed = lifecycle.delete_room(self.home, structure, id, self.clock())
+        else:
+            changed = lifecycle.delete(self.home, self._reach(principal, kind, id))
+        await self._commit(changed)
+
+    def _plan_create(self, principal: Principal, kind: str, values: dict[str, Any]) -> list[Obj]:
+        self._may_create(principal)
+        structure_id = values.get("structure_id")
+        if kind != "structures" and isinstance(structure_id, str):
+            # Before any check whose answer would tell about another user's home.
+            self._reach(principal, "structures", structure_id)
+        changed = lifecycle.create(self.home, kind, principal.user_id, values, self.clock())
+        new = changed[0]
+        if not principal.may_reach(new.user_id, new.structure_id):
+            raise errors.not_found(paths.object_path(new.kind, new.id))
+        return changed
+
+    @staticmethod
+    def _may_create(principal: Principal) -> None:
+        if not principal.first_party:
+            raise errors.no_write_permission(["structures", "devices"])
+
+    def _reach(self, principal: Principal, kind: str, id: str) -> Obj:
+        obj = self.home.get(kind, id, pending=True)
+        if obj is None or not principal.may_reach(obj.user_id, obj.structure_id):
+            raise errors.not_found(paths.object_path(kind, id))
+        return obj
+
+    def _committed_obj(self, key: Key) -> Obj:
+        obj = self.home.get(*key)
+        assert obj is not None, "applied to the home before its writer is answered"
+        return obj
+
+    async def _commit(self, objects: list[Obj]) -> Change:
         """Commit objects the rules produced. Until durable they are visible to validation of
         later writes only; if the commit fails, they are forgotten and nothing was written."""
         updated = int(self.clock().timestamp() * 1000)

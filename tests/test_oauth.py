@@ -11,7 +11,7 @@ import pytest
 from argon2 import PasswordHasher
 
 from roost.auth import tokens
-from roost.model.home import Obj
+from roost.auth.principal import system
 from roost.model.schema import PERMISSIONS, THERMOSTAT_READ, THERMOSTAT_WRITE
 from roost.store import queries
 
@@ -305,15 +305,13 @@ def test_client_version_bump_needs_re_consent(api: Any) -> None:
 
 
 def add_cabin(api: Any) -> str:
-    """A second home with one thermostat, committed as the simulator will add homes."""
-    home = api.service.home.get("structures", api.structure_id)
-    living = api.service.home.get("thermostats", api.living_room)
+    """A second home with one thermostat, created as the simulator adds homes."""
+    user_id = api.service.home.get("structures", api.structure_id).user_id
     sid, tid = "cabin", "cabin-thermostat"
-    cabin = Obj("structures", sid, home.user_id, sid, 1, {
-        **home.data, "structure_id": sid, "name": "Cabin", "away": "home"})
-    stove = Obj("thermostats", tid, home.user_id, sid, 1, {
-        **living.data, "device_id": tid, "structure_id": sid})
-    api.client.portal.call(api.service.commit, [cabin, stove])
+    api.client.portal.call(api.service.create_many, system(user_id), [
+        ("structures", {"structure_id": sid, "name": "Cabin"}),
+        ("thermostats", {"structure_id": sid, "device_id": tid, "where_name": "Living Room"}),
+    ])
     return sid
 
 

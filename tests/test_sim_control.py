@@ -5,15 +5,21 @@ manual clock; the command line runs against a real server process.
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from click.testing import CliRunner
 from conftest import Api, RoostProcess, free_port
+from legacy_helpers import sign_in
 from permissions_helpers import grant_token, next_event, subscribe
 
+from roost import errors
 from roost.auth import tokens
 from roost.cli import main
 from roost.clock import iso
@@ -75,6 +81,14 @@ def first_party_token(api: Api, email: str) -> str:
         return token
 
     return api.client.portal.call(api.service.store.write, job)
+
+
+def last_change(tmp_path: Path) -> list[list[Any]]:
+    """The objects ``[kind, id, version]`` of the store's last change, read from the file."""
+    with closing(sqlite3.connect(f"file:{tmp_path / 'roost.db'}?mode=ro", uri=True)) as conn:
+        (objects,) = conn.execute("SELECT objects FROM changes ORDER BY seq DESC LIMIT 1"
+                                  ).fetchone()
+    return orjson.loads(objects)
 
 
 def add_structure(api: Api, **body: Any) -> str:
@@ -320,9 +334,11 @@ def test_a_structure_has_sensible_defaults(api: Api) -> None:
     ({"postal_code": 94043}, "postal_code"),
 ])
 def test_bad_structures_are_400_and_not_created(api: Api, body: dict[str, Any],
-                                                field: str) -> None:
+                                                field: str, tmp_path: Path) -> None:
+    before = last_change(tmp_path)
     refused(api.client.post(f"{SIM}/structures", json=body), 400, field)
     assert list(api.get("/structures")) == [api.structure_id]
+    assert last_change(tmp_path) == before  # nothing reached the store
 
 
 def test_at_most_three_structures(api: Api) -> None:
@@ -376,8 +392,12 @@ def test_a_new_device_goes_in_a_named_room_new_or_existing(api: Api) -> None:
 
 def test_a_thermostat_added_while_away_is_in_eco(api: Api) -> None:
     ok(api.put(f"/structures/{api.structure_id}", {"away": "away"}))
+    stream = subscribe(api, api.token, "/devices/thermostats")
+    next_put(api, stream)
     t = add_device(api, api.structure_id, "thermostat")
     assert (t["hvac_mode"], t["previous_hvac_mode"]) == ("eco", "heat")
+    assert api.get(f"/devices/thermostats/{t['device_id']}") == t
+    assert next_put(api, stream)[t["device_id"]]["hvac_mode"] == "eco"
     ok(api.put(f"/structures/{api.structure_id}", {"away": "home"}))
     assert api.get(f"/devices/thermostats/{t['device_id']}/hvac_mode") == "heat"
 
@@ -386,7 +406,7 @@ def test_a_thermostat_added_while_away_is_in_eco(api: Api) -> None:
     ({"kind": "toaster", "structure_id": "S"}, 400, "kind"),
     ({"kind": "thermostat"}, 400, "structure_id"),
     ({"kind": "thermostat", "structure_id": "nope"}, 404, None),
-    ({"kind": "camera", "structure_id": "S", "label": "porch"}, 400, "label"),
+    ({"kind": "camera", "structure_id": "S", "label": "x" * 65}, 400, "label"),
     ({"kind": "camera", "structure_id": "S", "where": ""}, 400, "where"),
 ])
 def test_bad_devices_are_refused_and_not_created(api: Api, body: dict[str, Any], status: int,
@@ -412,20 +432,88 @@ def test_a_removed_device_leaves_rest_the_stream_and_the_roll_ups(api: Api) -> N
     refused(api.client.delete(f"{SIM}/devices/{api.alarm}"), 404)
 
 
-def test_a_removed_structure_takes_its_devices(api: Api) -> None:
+def test_a_removed_structure_takes_its_devices(api: Api, tmp_path: Path) -> None:
     sid = add_structure(api, name="Cabin")
     did = add_device(api, sid, "thermostat")["device_id"]
+    cam = add_device(api, sid, "camera")["device_id"]
     stream = subscribe(api, api.token, "/")
+    devices = subscribe(api, api.token, "/devices")
     next_put(api, stream)
+    assert did in next_put(api, devices)["thermostats"]
     ok(api.client.delete(f"{SIM}/structures/{sid}"), 204)
     refused(api.client.get(f"/structures/{sid}"), 404)
     refused(api.client.get(f"/devices/thermostats/{did}"), 404)
+    assert cam not in api.get("/devices")["cameras"]
     seen = next_put(api, stream)
     assert sid not in seen["structures"]
     assert did not in seen["devices"]["thermostats"]
+    gone = next_put(api, devices)
+    assert did not in gone["thermostats"] and cam not in gone["cameras"]
+    # One commit: the structure and both devices in one change, so no reader ever saw one
+    # without the others.
+    assert sorted(kind for kind, _, _ in last_change(tmp_path)) == [
+        "cameras", "structures", "thermostats"]
     tick(api)  # the simulator no longer steps it, and does not stumble on it
     assert list(api.get("/structures")) == [api.structure_id]
     refused(api.client.delete(f"{SIM}/structures/{sid}"), 404)
+
+
+def test_a_bad_device_is_refused_whole_and_nothing_is_stored(api: Api, tmp_path: Path) -> None:
+    before = last_change(tmp_path)
+    message = refused(api.client.post(f"{SIM}/devices", json={
+        "kind": "thermostat", "structure_id": api.structure_id, "where": "Loft",
+        "label": "x" * 65}), 400, "label")
+    assert "64 characters" in message
+    # Not even the new room it would have gone in.
+    assert "Loft" not in {w["name"] for w in api.get(f"/structures/{api.structure_id}/wheres")
+                          .values()}
+    assert api.get("/") == api.tree
+    assert last_change(tmp_path) == before
+
+
+def test_a_removed_device_leaves_the_legacy_buckets(api: Api,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    legacy = sign_in(api, monkeypatch)
+    mobile = legacy.mobile()
+    listed = mobile["structure"][api.structure_id]["devices"]
+    assert f"device.{api.living_room}" in listed and api.living_room in mobile["shared"]
+    ok(api.client.delete(f"{SIM}/devices/{api.living_room}"), 204)
+    mobile = legacy.mobile()
+    for kind in ("device", "shared", "track", "link", "schedule"):
+        assert api.living_room not in mobile[kind], kind
+    assert mobile["structure"][api.structure_id]["devices"] == [f"device.{api.bedroom}"]
+
+
+def test_a_product_may_not_create_or_delete(api: Api) -> None:
+    product = api.service.authenticate(grant_token(api, PERMISSIONS).token)
+    with pytest.raises(errors.ApiError) as caught:
+        api.client.portal.call(api.service.create, product, "structures", {})
+    assert caught.value.status == 400
+    with pytest.raises(errors.ApiError):
+        api.client.portal.call(api.service.delete, product, "cameras", api.camera)
+    assert api.get("/") == api.tree
+
+
+def test_rooms_are_created_and_deleted_through_the_service(api: Api) -> None:
+    """No control endpoint adds bare rooms yet (the dashboard will): the user's own principal
+    creates one through the service, and the data API shows it like any write."""
+    user = api.service.authenticate(api.token)
+    call = api.client.portal.call
+    structure = call(api.service.create, user, "wheres",
+                     {"structure_id": api.structure_id, "name": "Loft", "where_id": "loft"})
+    assert structure.id == api.structure_id
+    wheres = f"/structures/{api.structure_id}/wheres"
+    assert api.get(wheres)["loft"] == {"where_id": "loft", "name": "Loft"}
+    device = add_device(api, api.structure_id, "camera", where="loft")
+    assert device["where_id"] == "loft"
+    with pytest.raises(errors.ApiError, match="still has a device in it"):
+        call(api.service.delete, user, "wheres", "loft")
+    ok(api.client.delete(f"{SIM}/devices/{device['device_id']}"), 204)
+    call(api.service.delete, user, "wheres", "loft")
+    assert "loft" not in api.get(wheres)
+    with pytest.raises(errors.ApiError) as caught:
+        call(api.service.delete, user, "wheres", "loft")
+    assert caught.value.status == 404
 
 
 def test_removing_the_demo_home_empties_the_tree(api: Api) -> None:

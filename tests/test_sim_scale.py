@@ -79,7 +79,7 @@ def add_home(api: Api, n: int) -> str:
         return user.id
 
     user_id = api.client.portal.call(api.service.store.write, job)
-    api.client.portal.call(api.service.commit, demo.home_objects(user_id, api.clock()))
+    api.client.portal.call(demo.create_home, api.service, user_id)
     return token
 
 

@@ -20,7 +20,7 @@ from unittest.mock import ANY
 
 import pytest
 
-from roost.model.home import Obj
+from roost.auth.principal import system
 
 TYPE = "https://developer.nest.com/documentation/cloud/error-messages#"
 EPOCH = "1970-01-01T00:00:00.000Z"
@@ -1237,13 +1237,11 @@ def test_client_cannot_clear_an_alarm(api: Any) -> None:
 
 def test_a_structure_without_devices(api: Any) -> None:
     """Away reads "unknown" and ETA is refused until the structure has a device. The structure
-    is added through the service's own commit, as the simulator adds homes."""
+    is created through the service, as the simulator adds homes."""
     home = api.service.home.get("structures", api.structure_id)
     sid = "empty-structure"
-    bare = Obj("structures", sid, home.user_id, sid, 1, {
-        "structure_id": sid, "name": "Cabin", "country_code": "US", "time_zone": "UTC",
-        "away": "home", "wheres": {}})
-    api.client.portal.call(api.service.commit, [bare])
+    api.client.portal.call(api.service.create, system(home.user_id), "structures", {
+        "structure_id": sid, "name": "Cabin", "time_zone": "UTC", "wheres": {}})
     structure = api.get(f"/structures/{sid}")
     assert structure["away"] == "unknown"
     assert structure["thermostats"] == [] and structure["smoke_co_alarms"] == []

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
-from roost.model.schema import ANY
+from roost.auth.tokens import FIRST_PARTY_CLIENT
+from roost.model.schema import ANY, APP
 
 
 class View(NamedTuple):
@@ -33,6 +34,12 @@ class Principal:
     @property
     def view(self) -> View:
         return View(self.user_id, self.permissions, self.structures)
+
+    @property
+    def first_party(self) -> bool:
+        """Roost's own apps and command line, or the devices: what may create and delete
+        structures and devices, which no product of Works with Nest ever could."""
+        return self.system or self.client_id == FIRST_PARTY_CLIENT or APP in self.permissions
 
     def may_reach(self, user_id: str, structure_id: str) -> bool:
         return user_id == self.user_id and (

@@ -93,11 +93,16 @@ class Home:
     def stage(self, objects: Iterable[Obj]) -> None:
         for obj in objects:
             self.pending[obj.key] = obj
+            # A new object is found in its structure before its commit: deleting the
+            # structure meanwhile takes it too.
+            self._by_structure.setdefault(obj.structure_id, set()).add(obj.key)
 
     def unstage(self, objects: Iterable[Obj]) -> None:
         for obj in objects:
             if self.pending.get(obj.key) is obj:
                 del self.pending[obj.key]
+                if obj.key not in self.committed:  # never committed: forgotten
+                    self._by_structure.get(obj.structure_id, set()).discard(obj.key)
 
     def commit(self, change: Change) -> None:
         for obj in change.objects:

@@ -96,7 +96,7 @@ def _check_entries(f: Field, value: dict[str, Any]) -> None:
                 f"a {e.name}" + (f" of {e.length[0]} to {e.length[1]} characters"
                                  if e.length else "") for e in f.entries)
             noun = f.entries[0].kind.removesuffix("s")  # "rooms": a room
-            raise errors.invalid_entry(f.name, f"{noun} {id!r} needs {needs}")
+            raise errors.invalid_field(f.name, f"{noun} {id!r} needs {needs}")
 
 
 def _valid(f: Field, value: Any) -> bool:

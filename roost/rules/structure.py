@@ -21,7 +21,7 @@ def apply(home: Home, obj: Obj, values: dict[str, Any], now: datetime) -> list[O
     if "eta" in values:
         _set_eta(home, obj, d, values["eta"], now)
     if "wheres" in values:
-        d["wheres"] = _checked_wheres(home, obj, values["wheres"])
+        d["wheres"] = checked_wheres(home, obj, values["wheres"])
     thermostats = set_away(home, obj, d, values.get("away"), now)
     return [obj.evolve(d), *thermostats]
 
@@ -92,7 +92,7 @@ def _time(eta: dict[str, Any], key: str) -> datetime:
     return moment
 
 
-def _checked_wheres(home: Home, obj: Obj, wheres: dict[str, Any]) -> dict[str, Any]:
+def checked_wheres(home: Home, obj: Obj, wheres: dict[str, Any]) -> dict[str, Any]:
     """The structure's rooms as the Nest app rewrites them (each checked with the field
     table): ``{where_id: {where_id, name}}``, and no room dropped while a device is in it."""
     checked = {where_id: {"where_id": where_id, "name": where["name"].strip()}

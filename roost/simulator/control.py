@@ -2,8 +2,8 @@
 structures and devices, take devices offline.
 
 Every change goes through the service: reports as system writes (:meth:`Service.write`),
-new objects (version 1) and deleted ones as commits (:meth:`Service.commit`), so REST and
-streams show each at once. A caller acts for one
+new and removed homes and devices through :meth:`Service.create` and :meth:`Service.delete`,
+so REST and streams show each at once. A caller acts for one
 principal and reaches only that principal's homes; anything else is :class:`NotFound`, like
 an id that does not exist, so ids of other people's homes cannot be probed.
 """
@@ -15,20 +15,15 @@ import math
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from roost import demo
 from roost.auth.principal import Principal, system
 from roost.clock import iso
 from roost.model import paths
 from roost.model.home import DEVICE_KINDS, Obj
-from roost.rules import thermostat
 from roost.simulator import alarms, cameras
 from roost.simulator.runner import Simulator
 from roost.weather import Weather
 
-# Nest's limit (spec §4.2); the older documentation said two.
-MAX_STRUCTURES = 3
 KINDS = {"thermostat": "thermostats", "smoke_co_alarm": "smoke_co_alarms", "camera": "cameras"}
 # Where a new device goes when no room is named: where the demo home has one.
 DEFAULT_WHERE = {"thermostats": "Living Room", "smoke_co_alarms": "Hallway",
@@ -188,37 +183,15 @@ class Control:
 
     # -- homes and devices -------------------------------------------------------------------
 
-    async def add_structure(self, principal: Principal, name: str = "Home",
-                            time_zone: str = "America/Los_Angeles", postal_code: str = "94043",
-                            country_code: str = "US") -> Obj:
-        name = _name("name", name)
-        try:
-            ZoneInfo(time_zone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise Invalid(f"Unknown time zone {time_zone!r}: an IANA name such as "
-                          "America/Los_Angeles", "time_zone") from None
-        country_code = country_code.strip().upper()
-        if not (len(country_code) == 2 and country_code.isascii() and country_code.isalpha()):
-            raise Invalid("country_code must be two letters (ISO 3166-1 alpha-2)",
-                          "country_code")
-        postal_code = postal_code.strip()
-        if len(postal_code) > 16:
-            raise Invalid("postal_code has at most 16 characters", "postal_code")
-        owned = [s for s in self.service.home.of_user(principal.user_id, "structures")
-                 if principal.may_reach(s.user_id, s.id)]
-        if len(owned) >= MAX_STRUCTURES:
-            raise Invalid(f"A user has at most {MAX_STRUCTURES} structures")
-        structure = demo.new_structure(principal.user_id, name, time_zone, postal_code,
-                                       country_code)
-        await self.service.commit([structure])
-        return structure
+    async def add_structure(self, principal: Principal, **values: str) -> Obj:
+        """A new structure: ``name``, ``time_zone``, ``postal_code``, ``country_code``, each
+        the default of a new one (roost.model.defaults) when not given."""
+        return await self.service.create(principal, "structures", values)
 
     async def remove_structure(self, principal: Principal, structure_id: str) -> None:
         """Remove a structure with every device in it, in one commit."""
         structure = self.structure(principal, structure_id)
-        devices = [d for kind in DEVICE_KINDS
-                   for d in self.service.home.in_structure(structure.id, kind, pending=True)]
-        await self.service.commit([_deleted(o) for o in (structure, *devices)])
+        await self.service.delete(principal, structure.kind, structure.id)
 
     async def add_device(self, principal: Principal, structure_id: str, kind: str,
                          where: str | None = None, label: str = "") -> Obj:
@@ -226,46 +199,20 @@ class Control:
         structure has none of that name), looking like the demo home's."""
         kind = device_kind(kind)
         structure = self.structure(principal, structure_id)
-        where = _name("where", DEFAULT_WHERE[kind] if where is None else where)
-        extra: dict[str, Any] = {}
+        values: dict[str, Any] = {"structure_id": structure.id, "where_name": _name(
+            "where", DEFAULT_WHERE[kind] if where is None else where)}
         if label:
-            if kind != "thermostats":
-                raise Invalid("Only thermostats have a label", "label")
-            if len(label) > 64:
-                raise Invalid("label has at most 64 characters", "label")
-            extra["label"] = label
-        changed: list[Obj] = []
-        wheres = structure.data.get("wheres", {})
-        where_id = next((w["where_id"] for w in wheres.values()
-                         if w["name"].casefold() == where.casefold()), None)
-        if where_id is None:
-            where_id = demo.new_id(43)
-            changed.append(structure.evolve({**structure.data, "wheres": {
-                **wheres, where_id: {"where_id": where_id, "name": where}}}))
-        now = self.service.clock()
-        # It has just connected, which is what its own timestamps say.
-        extra["last_is_online_change" if kind == "cameras" else "last_connection"] = iso(now)
-        device = demo.new_device(kind, structure, where_id, now, **extra)
-        if kind == "thermostats" and structure.data.get("away") == "away":
-            data = dict(device.data)
-            thermostat.set_mode(data, "eco", reason="away")  # as away did to the others
-            device = dataclasses.replace(device, data=data)
-        # One commit: the room and the device that needs it appear together.
-        await self.service.commit([*changed, device])
-        return device
+            values["label"] = label
+        return await self.service.create(principal, kind, values)
 
     async def remove_device(self, principal: Principal, device_id: str) -> None:
         device = self.device(principal, device_id)
-        await self.service.commit([_deleted(device)])
+        await self.service.delete(principal, device.kind, device.id)
 
 
 def weather_json(weather: Weather) -> dict[str, Any]:
     return {"outdoor_c": weather.fixed_c, "mean_c": weather.mean_c,
             "amplitude_c": weather.amplitude_c, "warmest_hour": weather.warmest_hour}
-
-
-def _deleted(obj: Obj) -> Obj:
-    return dataclasses.replace(obj, version=obj.version + 1, deleted=True)
 
 
 def _name(field: str, value: str) -> str:
