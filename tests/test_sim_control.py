@@ -20,7 +20,6 @@ from roost.clock import iso
 from roost.hub import Subscriber
 from roost.model.schema import PERMISSIONS
 from roost.simulator.runner import Simulator
-from roost.store import queries
 
 SIM = "/api/v1/sim"
 
@@ -61,13 +60,14 @@ def next_put(api: Api, subscriber: Subscriber) -> Any:
 
 def first_party_token(api: Api, email: str) -> str:
     """A new user with no home, and a first-party token for them."""
-    def job(conn: queries.Conn) -> str:
-        user = queries.create_user(conn, email, "not a usable hash")
+    async def go() -> str:
+        store = api.service.store
+        user = await store.create_user(email, "not a usable hash")
         token = tokens.new_token()
-        queries.add_token(conn, tokens.digest(token), user.id, tokens.FIRST_PARTY_CLIENT)
+        await store.add_token(tokens.digest(token), user.id, tokens.FIRST_PARTY_CLIENT)
         return token
 
-    return api.client.portal.call(api.service.store.write, job)
+    return api.client.portal.call(go)
 
 
 def add_structure(api: Api, **body: Any) -> str:
