@@ -26,7 +26,7 @@ from roost.model import document, paths, validate
 from roost.model.home import Change, Home, Key, Obj
 from roost.model.schema import effective
 from roost.store.base import Store
-from roost.store.records import AccountEvent, Grant
+from roost.store.records import USER_DELETED, AccountEvent, Grant
 
 log = logging.getLogger("roost.service")
 
@@ -158,6 +158,18 @@ class Service:
         elif event.tokens:
             self.tokens_revoked(event.tokens)
         # A product's own edits change no token: its tokens serve what their grant holds.
+        if event.kind == USER_DELETED:
+            self._forget_user(event.subject)
+
+    def _forget_user(self, user_id: str) -> None:
+        """Drop a deleted user's homes from memory: the store deleted them with the user."""
+        gone = tuple(dataclasses.replace(o, deleted=True) for o in self.home.committed.values()
+                     if o.user_id == user_id)
+        if gone:
+            self.home.commit(Change(self.home.seq, gone))
+        self._trees.pop(user_id, None)
+        self._encoded.pop(user_id, None)
+        self.hub.publish(frozenset({user_id}))
 
     async def _follow_accounts(self) -> None:
         """Apply the account events of other processes (the command line on the same file,

@@ -11,9 +11,11 @@ import time
 from pathlib import Path
 
 import httpx
-from conftest import RoostProcess
+from conftest import Api, RoostProcess
 from permissions_helpers import grant_token_in
 from sse import EOF, Event, Stream
+
+from roost import demo
 
 THERMOSTAT_READ = "Thermostat read"
 
@@ -102,3 +104,13 @@ def test_a_second_server_on_the_same_file_refuses_to_start(make_server: object,
     first.kill()
     again = make_server(db=db)  # type: ignore[operator]
     assert status(again, again.token) == 200
+
+
+def test_a_deleted_user_is_gone_from_the_running_server(api: Api) -> None:
+    """Deleting a user deletes their homes and tokens; the server forgets both at once."""
+    user = api.client.portal.call(api.service.store.user_by_email, demo.EMAIL)
+    assert api.client.get("/").status_code == 200
+    assert api.client.portal.call(api.service.store.delete_user, user.id) is True
+    assert api.client.get("/").status_code == 401
+    assert api.service.home.get("structures", api.structure_id) is None
+    assert list(api.service.home.of_user(user.id, "thermostats")) == []
