@@ -23,7 +23,7 @@ from roost.clock import system_clock
 from roost.model import defaults
 from roost.model.home import Obj
 from roost.service import New, Service
-from roost.store import SQLiteStore, queries
+from roost.store import SQLiteStore
 
 THERMOSTATS_PER_HOME = 2  # the demo home's Living Room and Bedroom
 HOMES_AT_ONCE = 400  # homes created side by side while seeding
@@ -54,11 +54,9 @@ async def _seed(db: Path, users: int, with_tokens: int) -> list[Seeded]:
     # Nobody signs in as these users: one real hash serves them all (argon2 is slow on purpose).
     password_hash = passwords.hash_password(demo.PASSWORD)
 
-    def accounts(conn: queries.Conn) -> list[str]:
-        return [queries.create_user(conn, f"sim{n}@example.com", password_hash).id
-                for n in range(users)]
-
-    user_ids = await store.write(accounts)
+    # Created side by side, so they share the store's transactions (group commit).
+    user_ids = [user.id for user in await asyncio.gather(
+        *(store.create_user(f"sim{n}@example.com", password_hash) for n in range(users)))]
     spread = random.Random(0)
     homes = [(user_id, [_spread(new, spread) for new in demo.home(system_clock())])
              for user_id in user_ids]
@@ -71,8 +69,7 @@ async def _seed(db: Path, users: int, with_tokens: int) -> list[Seeded]:
     for user_id, (_, living_room, bedroom, *_) in zip(user_ids[:with_tokens], created,
                                                       strict=False):
         token = tokens.new_token()
-        await store.write(lambda conn, u=user_id, t=token: queries.add_token(
-            conn, tokens.digest(t), u, tokens.FIRST_PARTY_CLIENT))
+        await store.add_token(tokens.digest(token), user_id, tokens.FIRST_PARTY_CLIENT)
         seeded.append(Seeded(token, living_room.id, bedroom.id))
     await service.stop()
     store.close()

@@ -3,8 +3,8 @@ the simulator of a running server (``roost sim``, roost/cli_sim.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
-import sqlite3
 import ssl
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,8 +25,9 @@ from roost.service import Service
 from roost.settings import PORT, Settings
 from roost.simulator.clock import accelerated
 from roost.simulator.presence import WEEKDAYS
-from roost.store import open_store, queries
-from roost.store.base import Store
+from roost.store import StoreInUse, open_store
+from roost.store.base import Duplicate, Store
+from roost.store.records import Client
 
 console = Console(highlight=False)
 db_option = click.option("--db", default="roost.db", show_default=True,
@@ -96,6 +97,10 @@ def serve(host: str, port: int, db: str, with_demo: bool, redirect_port: int | N
     # At speed 1 the system clock itself, so a real-time server shows exact real time.
     clock = system_clock if speed == 1 else accelerated(speed)
     app = create_app(settings, clock, on_ready=ready)
+    try:  # before listening: a second server on one file would drift apart from the first
+        app.state.service.store.claim()
+    except StoreInUse as exc:
+        raise click.ClickException(str(exc)) from None
     if with_demo:  # the demo household leaves for work on weekdays (docs/simulator.md)
         app.state.simulator.people.routine = WEEKDAYS
     run_server(app, host, port, redirect_port, log_level, certfile, keyfile)
@@ -128,14 +133,18 @@ def token() -> None:
 def token_create(email: str, db: str) -> None:
     """Print a new full-access token for a user."""
     with opened(db) as store:
-        store.write_now(clients.ensure_first_party)
-        user = store.read(lambda conn: queries.user_by_email(conn, email))
+        run(clients.ensure_first_party(store))
+        user = run(store.user_by_email(email))
         if user is None:
             raise click.ClickException(f"no user {email}")
         value = tokens.new_token()
-        store.write_now(lambda conn: queries.add_token(conn, tokens.digest(value), user.id,
-                                                       tokens.FIRST_PARTY_CLIENT))
+        run(store.add_token(tokens.digest(value), user.id, tokens.FIRST_PARTY_CLIENT))
     click.echo(value)
+
+
+# The store's methods are coroutines; a command runs each to completion in turn (the store
+# writes at once when no server loop has started it).
+run = asyncio.run
 
 
 @contextmanager
@@ -193,7 +202,7 @@ def user_create(email: str, password: str | None, db: str) -> None:
     """Create a user."""
     with opened(db) as store:
         # Before asking for a password, so nobody types one for nothing.
-        if store.read(lambda conn: queries.user_by_email(conn, email)) is not None:
+        if run(store.user_by_email(email)) is not None:
             raise click.ClickException(f"a user with email {email} already exists")
         if password is None:
             password = click.prompt("Password", hide_input=True, confirmation_prompt=True,
@@ -207,9 +216,8 @@ def user_create(email: str, password: str | None, db: str) -> None:
         # Hashed outside the transaction: argon2 is slow on purpose.
         password_hash = passwords.hash_password(password)
         try:
-            created = store.write_now(
-                lambda conn: queries.create_user(conn, email, password_hash))
-        except sqlite3.IntegrityError:  # created meanwhile by someone else
+            created = run(store.create_user(email, password_hash))
+        except Duplicate:  # created meanwhile by someone else
             raise click.ClickException(f"a user with email {email} already exists") from None
     click.echo(f"created user {created.email} ({created.id})")
 
@@ -219,8 +227,8 @@ def user_create(email: str, password: str | None, db: str) -> None:
 def user_list(db: str) -> None:
     """List users and how many products each owns."""
     with opened(db) as store:
-        people = store.read(queries.users)
-        owned = store.read(queries.clients)
+        people = run(store.users())
+        owned = run(store.clients())
     table = Table("email", "id", "products")
     for person in people:
         table.add_row(person.email, person.id,
@@ -259,11 +267,11 @@ PERMISSION_HELP = ("A Nest permission, quoted; repeat for several. One of: "
                    + "; ".join(PERMISSIONS) + ".")
 
 
-def _product(store: Store, client_id: str) -> queries.Client:
+def _product(store: Store, client_id: str) -> Client:
     if client_id == tokens.FIRST_PARTY_CLIENT:
         raise click.ClickException(f"{client_id!r} is Roost's own product; it cannot be "
                                    "changed or deleted")
-    product = store.read(lambda conn: queries.client(conn, client_id))
+    product = run(store.client(client_id))
     if product is None:
         raise click.ClickException(f"no product {client_id}")
     return product
@@ -296,12 +304,12 @@ def client_create(name: str, description: str, redirect_uri: str | None,
     with opened(db) as store:
         owner_id = None
         if owner_email is not None:
-            owner = store.read(lambda conn: queries.user_by_email(conn, owner_email))
+            owner = run(store.user_by_email(owner_email))
             if owner is None:
                 raise click.ClickException(f"no user {owner_email}")
             owner_id = owner.id
-        product = store.write_now(lambda conn: queries.create_client(
-            conn, name, description, digest, redirect_uri, permissions, owner_id))
+        product = run(store.create_client(name, description, digest, redirect_uri, permissions,
+                                          owner_id))
     click.echo(f"client_id: {product.id}")
     click.echo(f"client_secret: {secret}")
     click.echo("The secret is shown only this once; Roost keeps only its hash.", err=True)
@@ -312,9 +320,8 @@ def client_create(name: str, description: str, redirect_uri: str | None,
 def client_list(db: str) -> None:
     """List products (Roost's own is not shown)."""
     with opened(db) as store:
-        products = [c for c in store.read(queries.clients)
-                    if c.id != tokens.FIRST_PARTY_CLIENT]
-        emails = {u.id: u.email for u in store.read(queries.users)}
+        products = [c for c in run(store.clients()) if c.id != tokens.FIRST_PARTY_CLIENT]
+        emails = {u.id: u.email for u in run(store.users())}
     # Ids must stay whole to be copied, so they never wrap; permissions go one per line.
     table = Table("client_id", "name", "version", "redirect URI", "owner", "permissions")
     table.columns[0].no_wrap = True
@@ -348,8 +355,8 @@ def client_update(client_id: str, name: str | None, description: str | None,
         raise click.UsageError("nothing to change")
     with opened(db) as store:
         _product(store, client_id)
-        product = store.write_now(lambda conn: queries.update_client(
-            conn, client_id, name=name, description=description, redirect_uri=redirect_uri,
+        product = run(store.update_client(
+            client_id, name=name, description=description, redirect_uri=redirect_uri,
             clear_redirect_uri=no_redirect_uri, permissions=permissions))
     if product is None:
         raise click.ClickException(f"no product {client_id}")
@@ -362,12 +369,12 @@ def client_update(client_id: str, name: str | None, description: str | None,
 def client_delete(client_id: str, db: str) -> None:
     """Delete a product with every user's grant and token for it.
 
-    A server running on the same database is not told: it keeps accepting the product's
-    tokens it has already seen, and their open streams, until it restarts. To delete a
-    product from a running server, use the developer API (DELETE /api/v1/clients/ID), which
-    also ends those streams with auth_revoked.
+    A server running on the same database stops accepting its tokens and ends their open
+    streams with auth_revoked within a second.
     """
     with opened(db) as store:
         _product(store, client_id)
-        revoked = store.write_now(lambda conn: queries.delete_client(conn, client_id))
+        revoked = run(store.delete_client(client_id))
+    if revoked is None:  # deleted meanwhile by someone else
+        raise click.ClickException(f"no product {client_id}")
     click.echo(f"deleted product {client_id} ({len(revoked)} live tokens revoked)")

@@ -18,7 +18,7 @@ from roost.model.defaults import f
 from roost.model.home import Obj
 from roost.model.schema import PERMISSIONS
 from roost.service import New, Service
-from roost.store import queries
+from roost.store.records import Client, User
 
 EMAIL = "demo@example.com"
 PASSWORD = "demo"  # below the command line's minimum length: the demo is not a real account
@@ -70,9 +70,9 @@ async def create_home(service: Service, user_id: str) -> list[Obj]:
 
 @dataclass(frozen=True)
 class Demo:
-    user: queries.User
+    user: User
     token: str  # a new full-access (first-party) token
-    product: queries.Client
+    product: Client
     # Only when the product was created just now: afterwards only its digest exists.
     product_secret: str | None
 
@@ -80,26 +80,25 @@ class Demo:
 async def prepare(service: Service) -> Demo:
     """Create the demo user, home and product unless they exist; a new token for the user."""
     store = service.store
-    user = store.read(lambda conn: queries.user_by_email(conn, EMAIL))
+    user = await store.user_by_email(EMAIL)
     if user is None:
         password_hash = passwords.hash_password(PASSWORD)
-        user = await store.write(lambda conn: queries.create_user(conn, EMAIL, password_hash))
+        user = await store.create_user(EMAIL, password_hash)
     if not any(service.home.of_user(user.id, "structures")):  # also after a first start died
         await create_home(service, user.id)
     owner_id = user.id
     # Found by name among the user's products: renamed or deleted, a new one is made.
-    product = next((c for c in store.read(queries.clients)
+    product = next((c for c in await store.clients()
                     if c.owner_id == owner_id and c.name == PRODUCT), None)
     secret = None
     if product is None:
         secret = clients.new_secret()
         digest = tokens.digest(secret)
-        product = await store.write(lambda conn: queries.create_client(
-            conn, PRODUCT, "The demo home's product, with every permission", digest, None,
-            PERMISSIONS, owner_id))
+        product = await store.create_client(
+            PRODUCT, "The demo home's product, with every permission", digest, None,
+            PERMISSIONS, owner_id)
     token = tokens.new_token()
-    await store.write(lambda conn: queries.add_token(conn, tokens.digest(token), owner_id,
-                                                     tokens.FIRST_PARTY_CLIENT))
+    await store.add_token(tokens.digest(token), owner_id, tokens.FIRST_PARTY_CLIENT)
     return Demo(user, token, product, secret)
 
 

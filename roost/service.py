@@ -11,8 +11,10 @@ nothing else commits home objects.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import functools
+import logging
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any, NamedTuple
 
@@ -27,8 +29,10 @@ from roost.model import document, paths, validate
 from roost.model.home import Change, Home, Key, Obj
 from roost.model.schema import effective
 from roost.rules import lifecycle
-from roost.store import queries
 from roost.store.base import Store
+from roost.store.records import USER_DELETED, AccountEvent, Grant
+
+log = logging.getLogger("roost.service")
 
 _PUT = b'event: put\ndata: {"path":"/","data":'
 # Nest's payload for it was never seen; clients act on the event name alone.
@@ -37,6 +41,9 @@ AUTH_REVOKED = b"event: auth_revoked\ndata: null\n\n"
 Write = tuple[Principal, paths.Path, Any]  # who writes, where, and the body
 New = tuple[str, dict[str, Any]]  # what to create: a kind and its values
 CACHED_USERS = 2_000  # users whose projections are kept between their changes
+# How often a server looks for account changes another process made (the command line):
+# one cheap check, and a read only when the database changed.
+FOLLOW_INTERVAL = 0.3
 
 
 class StreamKey(NamedTuple):
@@ -62,17 +69,30 @@ class Service:
         self._secret = ""
         self._waiting: dict[str, asyncio.Future[None]] = {}  # user id -> its next change
         self.stopping = False
+        self._event_seq = 0  # the newest account event looked at
+        self._grant_seq: dict[str, int] = {}  # grant id -> its newest event applied
+        self._revocations = 0  # counts revocations, so a token lookup can see one it raced
+        self._following: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self.store.open()
-        self.store.write_now(clients.ensure_first_party)
+        await clients.ensure_first_party(self.store)
         objects, seq = self.store.load()
         self.home = Home.load(objects, seq)
-        self._secret = self.store.read(queries.secret)
-        await self.store.start(self._committed)
+        self._secret = await self.store.secret()
+        # Everything recorded before now is already in what the store answers.
+        self._event_seq = await self.store.last_account_event()
+        await self.store.data_changed()
+        await self.store.start(self._committed, self.account_changed)
+        self._following = asyncio.create_task(self._follow_accounts())
 
     async def stop(self) -> None:
         self.end_streams()
+        if self._following is not None:
+            self._following.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._following
+            self._following = None
         await self.store.stop()
 
     def end_streams(self) -> None:
@@ -89,45 +109,97 @@ class Service:
 
     # -- who is asking -----------------------------------------------------------------------
 
-    def authenticate(self, token: str | None) -> Principal:
+    async def authenticate(self, token: str | None) -> Principal:
+        """The principal of a token; 401 for a missing, unknown, revoked or ended one. A token
+        seen before is answered from memory, without the store."""
         if not token:
             raise errors.unauthorized()
         key = tokens.digest(token)
         principal = self._principals.get(key)
         if principal is None:
-            grant, expires = self.store.read(
-                lambda conn: (queries.token_grant(conn, key), queries.token_expires(conn, key)))
-            if grant is None:
-                raise errors.unauthorized()
-            principal = Principal(
-                grant.user_id, grant.client_id, effective(grant.permissions),
-                grant.client_version, token,
-                tokens.user_id_for(self._secret, grant.user_id, grant.client_id), grant.id,
-                structures=grant.structures, expires=parse(expires),
-            )
-            self._principals[key] = principal
+            principal = await self._look_up(key, token)
         if principal.expires is not None and principal.expires <= self.clock():
             del self._principals[key]  # it stays refused: the store still says it has ended
             raise errors.unauthorized()
         return principal
 
+    async def _look_up(self, key: str, token: str) -> Principal:
+        while True:
+            revocations = self._revocations
+            found = await self.store.live_token(key)
+            if found is None:
+                raise errors.unauthorized()
+            if revocations == self._revocations:
+                break  # else a revocation or grant change came in meanwhile: read again
+        grant = found.grant
+        principal = self._principals[key] = Principal(
+            grant.user_id, grant.client_id, effective(grant.permissions),
+            grant.client_version, token,
+            tokens.user_id_for(self._secret, grant.user_id, grant.client_id), grant.id,
+            structures=grant.structures, expires=parse(found.expires),
+        )
+        return principal
+
     async def revoke(self, token: str) -> bool:
         """Revoke a token: later requests get 401 and its open streams end with
         ``auth_revoked``. False if no live token matches."""
-        key = tokens.digest(token)
-        if not await self.store.write(lambda conn: queries.revoke_token(conn, key)):
-            return False
-        self.tokens_revoked([key])
-        return True
+        return await self.store.revoke_token(tokens.digest(token))
+
+    async def delete_client(self, client_id: str) -> bool:
+        """Delete a product with its grants, codes and tokens; its tokens' open streams end
+        with ``auth_revoked``. False if there is no such product."""
+        return await self.store.delete_client(client_id) is not None
+
+    # -- account events ----------------------------------------------------------------------
+
+    def account_changed(self, event: AccountEvent) -> None:
+        """Act on an account event, whichever process made it: this one's before its writer
+        is answered, another's when :meth:`_follow_accounts` finds it. Acting twice on one
+        event, or on an older one after a newer, changes nothing."""
+        if event.grant is not None:
+            if self._grant_seq.get(event.grant.id, 0) < event.seq:
+                self._grant_seq[event.grant.id] = event.seq
+                self.grant_changed(event.grant, event.tokens)
+        elif event.tokens:
+            self.tokens_revoked(event.tokens)
+        # A product's own edits change no token: its tokens serve what their grant holds.
+        if event.kind == USER_DELETED:
+            self._forget_user(event.subject)
+
+    def _forget_user(self, user_id: str) -> None:
+        """Drop a deleted user's homes from memory: the store deleted them with the user."""
+        gone = tuple(dataclasses.replace(o, deleted=True) for o in self.home.committed.values()
+                     if o.user_id == user_id)
+        if gone:
+            self.home.commit(Change(self.home.seq, gone))
+        self._trees.pop(user_id, None)
+        self._encoded.pop(user_id, None)
+        self.hub.publish(frozenset({user_id}))
+
+    async def _follow_accounts(self) -> None:
+        """Apply the account events of other processes (the command line on the same file,
+        or other servers on a shared database)."""
+        while True:
+            await asyncio.sleep(FOLLOW_INTERVAL)
+            try:
+                if await self.store.data_changed():
+                    for event in await self.store.account_events(after=self._event_seq):
+                        # Only this loop moves the cursor: an event of this process may
+                        # have a higher number than one of another process not read yet.
+                        self._event_seq = event.seq
+                        self.account_changed(event)
+            except Exception:
+                log.exception("reading account events failed; trying again")
 
     def tokens_revoked(self, digests: Iterable[str]) -> None:
         """Forget tokens the store has revoked and end their streams with ``auth_revoked``."""
         gone = set(digests)
+        self._revocations += 1
         users = {p.user_id for key in gone if (p := self._principals.pop(key, None))}
         self.hub.close(lambda subscriber: subscriber.owner in gone, AUTH_REVOKED)
         self._wake(users)  # a waiter checks its token again when it wakes
 
-    async def grant_changed(self, grant_id: str) -> None:
+    def grant_changed(self, grant: Grant, digests: Iterable[str]) -> None:
         """Apply a grant the store has just changed (the user accepted a product as it is
         now) to its live tokens: their next requests, and the next event of each of their
         open streams, show what the grant allows now and its ``client_version``.
@@ -135,13 +207,7 @@ class Service:
         Only accepting changes a grant: a product whose permissions were edited keeps serving
         its tokens what the user accepted until the user accepts the update.
         """
-        def job(conn: queries.Conn) -> tuple[list[str], queries.Grant | None]:
-            digests = queries.grant_tokens(conn, grant_id)
-            return digests, queries.token_grant(conn, digests[0]) if digests else None
-
-        digests, grant = self.store.read(job)
-        if grant is None:
-            return
+        self._revocations += 1
         changed: dict[str, Principal] = {}
         for key in digests:
             old = self._principals.get(key)
@@ -160,20 +226,6 @@ class Service:
             assert isinstance(old_key, StreamKey)
             key, frame = self._stream(principal, old_key.path)
             self.hub.move(subscriber, key, principal.user_id, frame)
-
-    async def delete_client(self, client_id: str) -> bool:
-        """Delete a product with its grants, codes and tokens; its tokens' open streams end
-        with ``auth_revoked``. False if there is no such product."""
-        def job(conn: queries.Conn) -> list[str] | None:
-            if queries.client(conn, client_id) is None:
-                return None
-            return queries.delete_client(conn, client_id)
-
-        digests = await self.store.write(job)
-        if digests is None:
-            return False
-        self.tokens_revoked(digests)
-        return True
 
     # -- reading -----------------------------------------------------------------------------
 

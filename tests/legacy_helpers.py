@@ -13,7 +13,6 @@ from conftest import Api
 
 from roost import demo
 from roost.auth import passwords
-from roost.store import queries
 
 
 def assert_error(response: httpx.Response, status: int, error: str) -> dict[str, Any]:
@@ -85,9 +84,9 @@ def cheap_hashes(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(passwords, "_hasher", cheap)
     hashed = cheap.hash(demo.PASSWORD)
 
-    def job(conn: queries.Conn) -> None:
-        user = queries.user_by_email(conn, demo.EMAIL)
+    async def go() -> None:
+        user = await api.service.store.user_by_email(demo.EMAIL)
         assert user is not None
-        queries.set_password_hash(conn, user.id, hashed)
+        await api.service.store.set_password_hash(user.id, hashed)
 
-    api.client.portal.call(api.service.store.write, job)
+    api.client.portal.call(go)

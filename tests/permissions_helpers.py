@@ -22,7 +22,9 @@ from roost.auth import tokens
 from roost.hub import Subscriber
 from roost.model import paths
 from roost.model.schema import FIELDS, PERMISSIONS, effective
-from roost.store import open_store, queries
+from roost.store import open_store
+from roost.store.base import Store
+from roost.store.records import Client, Grant
 
 if TYPE_CHECKING:
     from conftest import Api
@@ -76,49 +78,37 @@ class Granted:
     """A product the demo user accepted, and a token under that grant."""
 
     token: str
-    product: queries.Client
-    grant: queries.Grant
+    product: Client
+    grant: Grant
 
 
-def _user_id(conn: queries.Conn, email: str) -> str:
-    user = queries.user_by_email(conn, email)
+async def _grant(store: Store, permissions: Iterable[str], name: str, email: str) -> Granted:
+    user = await store.user_by_email(email)
     assert user is not None, f"no user {email}"
-    return user.id
+    secret_hash = tokens.digest(tokens.new_token())
+    product = await store.create_client(name, "", secret_hash, None, frozenset(permissions))
+    grant = await store.accept(user.id, product)
+    token = tokens.new_token()
+    await store.add_token(tokens.digest(token), grant.user_id, product.id)
+    return Granted(token, product, grant)
 
 
-def _grant_job(permissions: Iterable[str], name: str, email: str) -> Any:
-    chosen = frozenset(permissions)
-
-    def job(conn: queries.Conn) -> Granted:
-        secret_hash = tokens.digest(tokens.new_token())
-        product = queries.create_client(conn, name, "", secret_hash, None, chosen)
-        grant = queries.accept(conn, _user_id(conn, email), product)
-        token = tokens.new_token()
-        queries.add_token(conn, tokens.digest(token), grant.user_id, product.id)
-        return Granted(token, product, grant)
-
-    return job
-
-
-def _token_job(granted: Granted) -> Any:
-    def job(conn: queries.Conn) -> str:
-        token = tokens.new_token()
-        queries.add_token(conn, tokens.digest(token), granted.grant.user_id, granted.product.id)
-        return token
-
-    return job
+async def _another(store: Store, granted: Granted) -> str:
+    token = tokens.new_token()
+    await store.add_token(tokens.digest(token), granted.grant.user_id, granted.product.id)
+    return token
 
 
 def grant_token(api: Api, permissions: Iterable[str], name: str = "Test product",
                 email: str = DEMO_EMAIL) -> Granted:
     """A new product with these permissions, accepted by the user, and a token for it; made
     by the in-process app's own store."""
-    return api.client.portal.call(api.service.store.write, _grant_job(permissions, name, email))
+    return api.client.portal.call(_grant, api.service.store, permissions, name, email)
 
 
 def another_token(api: Api, granted: Granted) -> str:
     """A second token under the same grant."""
-    return api.client.portal.call(api.service.store.write, _token_job(granted))
+    return api.client.portal.call(_another, api.service.store, granted)
 
 
 def grant_token_in(db: Path, permissions: Iterable[str], name: str = "Test product",
@@ -128,30 +118,32 @@ def grant_token_in(db: Path, permissions: Iterable[str], name: str = "Test produ
     store = open_store(str(db))
     store.open()
     try:
-        return store.write_now(_grant_job(permissions, name, email))
+        return asyncio.run(_grant(store, permissions, name, email))
     finally:
         store.close()
 
 
-def update_product(api: Api, product_id: str, permissions: Iterable[str]) -> queries.Client:
+def update_product(api: Api, product_id: str, permissions: Iterable[str]) -> Client:
     """The developer edits the product's permissions (its version goes up)."""
     chosen = list(permissions)
-    updated = api.client.portal.call(api.service.store.write, lambda conn: queries.update_client(
-        conn, product_id, permissions=chosen))
+
+    async def go() -> Client | None:
+        return await api.service.store.update_client(product_id, permissions=chosen)
+
+    updated = api.client.portal.call(go)
     assert updated is not None
     return updated
 
 
-def accept_update(api: Api, granted: Granted) -> queries.Grant:
+def accept_update(api: Api, granted: Granted) -> Grant:
     """The user accepts the product as it is now, as the consent page does."""
-    def job(conn: queries.Conn) -> queries.Grant:
-        product = queries.client(conn, granted.product.id)
+    async def go() -> Grant:
+        store = api.service.store
+        product = await store.client(granted.product.id)
         assert product is not None
-        return queries.accept(conn, granted.grant.user_id, product)
+        return await store.accept(granted.grant.user_id, product)
 
-    grant = api.client.portal.call(api.service.store.write, job)
-    api.client.portal.call(api.service.grant_changed, grant.id)
-    return grant
+    return api.client.portal.call(go)
 
 
 # -- streams in-process ----------------------------------------------------------------------
@@ -162,7 +154,7 @@ def subscribe(api: Api, token: str, path: str) -> Subscriber:
     ``Accept: text/event-stream`` opens one (an ``ApiError`` if it cannot)."""
     async def go() -> Subscriber:
         service = api.service
-        return service.subscribe(service.authenticate(token), paths.parse(path))
+        return service.subscribe(await service.authenticate(token), paths.parse(path))
 
     return api.client.portal.call(go)
 
@@ -196,7 +188,7 @@ def first_put(api: Api, token: str, path: str) -> Any:
     """The data of the ``put`` a new stream at ``path`` starts with."""
     async def go() -> bytes | None:
         service = api.service
-        subscriber = service.subscribe(service.authenticate(token), paths.parse(path))
+        subscriber = service.subscribe(await service.authenticate(token), paths.parse(path))
         try:
             return await _next_chunk(subscriber)
         finally:

@@ -7,6 +7,7 @@ the SQLite file and its write-ahead log for the values they were shown.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import queue
 import re
@@ -25,7 +26,8 @@ from conftest import Api, RoostProcess
 from roost import demo
 from roost.auth import tokens
 from roost.model.schema import PERMISSIONS
-from roost.store import open_store, queries
+from roost.store import open_store
+from roost.store.records import User
 
 WAIT = 10.0  # the longest any single wait in this module may take
 
@@ -237,20 +239,18 @@ def test_demo_product_secret_is_printed_once(roost_server: RoostProcess) -> None
 # -- the developer API ---------------------------------------------------------------------
 
 
-def add_user(api: Api, email: str) -> queries.User:
-    return api.client.portal.call(
-        api.service.store.write, lambda conn: queries.create_user(conn, email, "not-a-hash"))
+def add_user(api: Api, email: str) -> User:
+    return api.client.portal.call(api.service.store.create_user, email, "not-a-hash")
 
 
 def add_token(api: Api, user_id: str, client_id: str) -> str:
     token = tokens.new_token()
-    api.client.portal.call(api.service.store.write, lambda conn: queries.add_token(
-        conn, tokens.digest(token), user_id, client_id))
+    api.client.portal.call(api.service.store.add_token, tokens.digest(token), user_id, client_id)
     return token
 
 
-def demo_user(api: Api) -> queries.User:
-    user = api.service.store.read(lambda conn: queries.user_by_email(conn, demo.EMAIL))
+def demo_user(api: Api) -> User:
+    user = api.client.portal.call(api.service.store.user_by_email, demo.EMAIL)
     assert user is not None
     return user
 
@@ -275,7 +275,7 @@ def test_developer_api_create_list_get_patch_delete(api: Api, tmp_path: Path) ->
                     "redirect_uri": "https://example.com/cb", "client_version": 1,
                     "permissions": ["Thermostat read/write", "Away read"]}  # Nest's order
     assert len(secret) >= 43
-    product = api.service.store.read(lambda conn: queries.client(conn, client_id))
+    product = api.client.portal.call(api.service.store.client, client_id)
     assert product is not None and product.secret_hash == tokens.digest(secret)
     assert product.owner_id == demo_user(api).id
 
@@ -448,10 +448,9 @@ def test_developer_api_delete_ends_the_products_streams(roost_server: RoostProce
         store = open_store(str(server.db))
         store.open()
         try:
-            user = store.read(lambda conn: queries.user_by_email(conn, demo.EMAIL))
+            user = asyncio.run(store.user_by_email(demo.EMAIL))
             assert user is not None
-            store.write_now(lambda conn: queries.add_token(
-                conn, tokens.digest(token), user.id, product["client_id"]))
+            asyncio.run(store.add_token(tokens.digest(token), user.id, product["client_id"]))
         finally:
             store.close()
         doomed = Stream(server.url + "/", token)

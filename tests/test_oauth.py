@@ -3,6 +3,7 @@ each step refuses. In-process (real ASGI, real SQLite file) with a manual clock 
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -13,7 +14,6 @@ from argon2 import PasswordHasher
 from roost.auth import tokens
 from roost.auth.principal import system
 from roost.model.schema import PERMISSIONS, THERMOSTAT_READ, THERMOSTAT_WRITE
-from roost.store import queries
 
 REDIRECT = "https://app.example/nest/callback"
 
@@ -21,8 +21,8 @@ REDIRECT = "https://app.example/nest/callback"
 def make_product(api: Any, permissions: list[str], redirect_uri: str | None = None,
                  name: str = "Heat Helper") -> tuple[str, str]:
     secret = "s3cret-" + name.replace(" ", "-")
-    product = api.client.portal.call(api.service.store.write, lambda conn: queries.create_client(
-        conn, name, "Keeps you warm", tokens.digest(secret), redirect_uri, permissions))
+    product = api.client.portal.call(api.service.store.create_client, name, "Keeps you warm",
+                                     tokens.digest(secret), redirect_uri, permissions)
     return product.id, secret
 
 
@@ -287,8 +287,8 @@ def test_sign_in_never_redirects_off_site(api: Any) -> None:
 def test_client_version_bump_needs_re_consent(api: Any) -> None:
     client_id, _, token = pin_token(api, [THERMOSTAT_READ])
     assert "structures" in read_with(api, token).json()
-    api.client.portal.call(api.service.store.write, lambda conn: queries.update_client(
-        conn, client_id, permissions=[*PERMISSIONS]))
+    api.client.portal.call(functools.partial(api.service.store.update_client, client_id,
+                                             permissions=[*PERMISSIONS]))
     # Until the user accepts the update, the token keeps what was accepted.
     meta = read_with(api, token, "/metadata").json()
     assert meta["client_version"] == 1
@@ -360,10 +360,9 @@ def test_one_home_needs_no_picker(api: Any) -> None:
 def test_a_weak_password_hash_is_upgraded_at_sign_in(api: Any) -> None:
     weak = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash("demo")
     user_id = api.service.home.get("structures", api.structure_id).user_id
-    api.client.portal.call(api.service.store.write,
-                           lambda conn: queries.set_password_hash(conn, user_id, weak))
+    api.client.portal.call(api.service.store.set_password_hash, user_id, weak)
     assert sign_in(api).status_code == 303
-    stored = api.service.store.read(lambda conn: queries.user_by_id(conn, user_id)).password_hash
+    stored = api.client.portal.call(api.service.store.user_by_id, user_id).password_hash
     assert stored != weak and stored.startswith("$argon2id$")
     params = dict(p.split("=") for p in stored.split("$")[3].split(","))
     assert int(params["m"]) >= 19456 and int(params["t"]) >= 2

@@ -27,7 +27,6 @@ from roost.cloud.runner import Cloud
 from roost.hub import Subscriber
 from roost.model.schema import PERMISSIONS
 from roost.simulator.runner import Simulator
-from roost.store import queries
 
 SIM = "/api/v1/sim"
 
@@ -74,13 +73,14 @@ def next_put(api: Api, subscriber: Subscriber) -> Any:
 
 def first_party_token(api: Api, email: str) -> str:
     """A new user with no home, and a first-party token for them."""
-    def job(conn: queries.Conn) -> str:
-        user = queries.create_user(conn, email, "not a usable hash")
+    async def go() -> str:
+        store = api.service.store
+        user = await store.create_user(email, "not a usable hash")
         token = tokens.new_token()
-        queries.add_token(conn, tokens.digest(token), user.id, tokens.FIRST_PARTY_CLIENT)
+        await store.add_token(tokens.digest(token), user.id, tokens.FIRST_PARTY_CLIENT)
         return token
 
-    return api.client.portal.call(api.service.store.write, job)
+    return api.client.portal.call(go)
 
 
 def last_change(tmp_path: Path) -> list[list[Any]]:
@@ -485,7 +485,8 @@ def test_a_removed_device_leaves_the_legacy_buckets(api: Api,
 
 
 def test_a_product_may_not_create_or_delete(api: Api) -> None:
-    product = api.service.authenticate(grant_token(api, PERMISSIONS).token)
+    product = api.client.portal.call(api.service.authenticate,
+                                     grant_token(api, PERMISSIONS).token)
     with pytest.raises(errors.ApiError) as caught:
         api.client.portal.call(api.service.create, product, "structures", {})
     assert caught.value.status == 400
@@ -497,7 +498,7 @@ def test_a_product_may_not_create_or_delete(api: Api) -> None:
 def test_rooms_are_created_and_deleted_through_the_service(api: Api) -> None:
     """No control endpoint adds bare rooms yet (the dashboard will): the user's own principal
     creates one through the service, and the data API shows it like any write."""
-    user = api.service.authenticate(api.token)
+    user = api.client.portal.call(api.service.authenticate, api.token)
     call = api.client.portal.call
     structure = call(api.service.create, user, "wheres",
                      {"structure_id": api.structure_id, "name": "Loft", "where_id": "loft"})

@@ -28,7 +28,6 @@ from roost.auth.principal import Principal, system
 from roost.clock import iso
 from roost.model import paths
 from roost.simulator.runner import Simulator
-from roost.store import queries
 from roost.weather import Weather
 
 COLD = Weather(mean_c=0.0, amplitude_c=0.0)
@@ -73,12 +72,13 @@ def add_home(api: Api, n: int) -> str:
     password_hash = passwords.hash_password(demo.PASSWORD)
     token = tokens.new_token()
 
-    def job(conn: queries.Conn) -> str:
-        user = queries.create_user(conn, f"neighbour{n}@example.com", password_hash)
-        queries.add_token(conn, tokens.digest(token), user.id, tokens.FIRST_PARTY_CLIENT)
+    async def go() -> str:
+        store = api.service.store
+        user = await store.create_user(f"neighbour{n}@example.com", password_hash)
+        await store.add_token(tokens.digest(token), user.id, tokens.FIRST_PARTY_CLIENT)
         return user.id
 
-    user_id = api.client.portal.call(api.service.store.write, job)
+    user_id = api.client.portal.call(go)
     api.client.portal.call(demo.create_home, api.service, user_id)
     return token
 
@@ -155,7 +155,7 @@ def write_many(api: Api, writes: list[tuple[Any, ...]]) -> list[errors.ApiError 
 
 
 async def _authenticate(api: Api) -> Principal:
-    return api.service.authenticate(api.token)
+    return await api.service.authenticate(api.token)
 
 
 def test_a_refused_write_does_not_hold_back_the_rest_of_its_batch(api: Api, db: Path) -> None:
@@ -257,7 +257,7 @@ def test_a_dropped_batch_leaves_another_writers_pending_write_in_place(api: Api)
     path = paths.parse(f"/devices/thermostats/{api.living_room}")
 
     async def go() -> list[errors.ApiError | None]:
-        client = api.service.authenticate(api.token)
+        client = await api.service.authenticate(api.token)
         first = asyncio.ensure_future(
             api.service.write(client, path, {"target_temperature_f": 72}))
         await asyncio.sleep(0)  # planned and staged; the commit is queued

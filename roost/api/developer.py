@@ -27,7 +27,7 @@ from roost import errors
 from roost.api.rest import read_body
 from roost.auth import clients, tokens
 from roost.service import Service
-from roost.store import queries
+from roost.store.records import Client
 
 log = logging.getLogger("roost.api")
 
@@ -58,7 +58,7 @@ def not_found(client_id: str) -> DeveloperError:
     return DeveloperError(404, "not_found", f"no product {client_id}")
 
 
-def product_json(product: queries.Client) -> dict[str, Any]:
+def product_json(product: Client) -> dict[str, Any]:
     """A product as the API shows it: never its secret, nor the secret's digest."""
     return {
         "client_id": product.id,
@@ -125,18 +125,18 @@ class DeveloperApi:
         await response(scope, receive, send)
 
     async def handle(self, request: Request) -> Response:
-        user_id = self.caller(request)
+        user_id = await self.caller(request)
         client_id: str | None = request.path_params.get("client_id")
         method = request.method
         if client_id is None:
             if method == "GET":
-                return self.list(user_id)
+                return await self.list(user_id)
             if method == "POST":
                 return await self.create(user_id, await self.body(request))
             allowed = "GET, POST"
         else:
             if method == "GET":
-                return answer(self.owned(user_id, client_id))
+                return answer(await self.owned(user_id, client_id))
             if method == "PATCH":
                 return await self.update(user_id, client_id, await self.body(request))
             if method == "DELETE":
@@ -145,7 +145,7 @@ class DeveloperApi:
         raise DeveloperError(405, "method_not_allowed", f"{method} is not supported here",
                              {"Allow": allowed})
 
-    def caller(self, request: Request) -> str:
+    async def caller(self, request: Request) -> str:
         """The user behind a first-party bearer token. Only the header is accepted: a token in
         the query string ends up in access logs."""
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -154,7 +154,7 @@ class DeveloperApi:
             raise DeveloperError(401, "unauthorized", "an Authorization: Bearer token is "
                                  "required", challenge)
         try:
-            principal = self.service.authenticate(token.strip())
+            principal = await self.service.authenticate(token.strip())
         except errors.ApiError:
             raise DeveloperError(401, "unauthorized", "the token is unknown or revoked",
                                  challenge) from None
@@ -173,14 +173,14 @@ class DeveloperApi:
                                      f"the body exceeds {self.max_body} bytes") from None
             raise invalid("the body is not valid JSON") from None
 
-    def owned(self, user_id: str, client_id: str) -> queries.Client:
-        product = self.service.store.read(lambda conn: queries.client(conn, client_id))
+    async def owned(self, user_id: str, client_id: str) -> Client:
+        product = await self.service.store.client(client_id)
         if product is None or product.owner_id != user_id:
             raise not_found(client_id)
         return product
 
-    def list(self, user_id: str) -> Response:
-        products = self.service.store.read(queries.clients)
+    async def list(self, user_id: str) -> Response:
+        products = await self.service.store.clients()
         return JSONResponse([product_json(c) for c in products if c.owner_id == user_id],
                             headers=NO_STORE)
 
@@ -188,40 +188,32 @@ class DeveloperApi:
         fields = parse_fields(body, partial=False)
         secret = clients.new_secret()
         digest = tokens.digest(secret)
-        product = await self.service.store.write(lambda conn: queries.create_client(
-            conn, fields["name"], fields.get("description", ""), digest,
-            fields.get("redirect_uri"), fields["permissions"], user_id))
+        product = await self.service.store.create_client(
+            fields["name"], fields.get("description", ""), digest,
+            fields.get("redirect_uri"), fields["permissions"], user_id)
         return JSONResponse({**product_json(product), "client_secret": secret},
                             status_code=201,
                             headers={**NO_STORE, "Location": f"/api/v1/clients/{product.id}"})
 
     async def update(self, user_id: str, client_id: str, body: Any) -> Response:
         fields = parse_fields(body, partial=True)
-
-        def job(conn: queries.Conn) -> queries.Client | None:
-            # Ownership is checked in the same transaction as the edit.
-            current = queries.client(conn, client_id)
-            if current is None or current.owner_id != user_id:
-                return None
-            uri = fields.get("redirect_uri")
-            return queries.update_client(
-                conn, client_id, name=fields.get("name"),
-                description=fields.get("description"), redirect_uri=uri,
-                clear_redirect_uri="redirect_uri" in fields and uri is None,
-                permissions=fields.get("permissions"))
-
-        product = await self.service.store.write(job)
+        uri = fields.get("redirect_uri")
+        # Ownership is checked in the same transaction as the edit.
+        product = await self.service.store.update_client(
+            client_id, name=fields.get("name"), description=fields.get("description"),
+            redirect_uri=uri, clear_redirect_uri="redirect_uri" in fields and uri is None,
+            permissions=fields.get("permissions"), owner_id=user_id)
         if product is None:
             raise not_found(client_id)
         return answer(product)
 
     async def delete(self, user_id: str, client_id: str) -> Response:
-        self.owned(user_id, client_id)
+        await self.owned(user_id, client_id)
         # Through the service, so the tokens it has cached stop working and streams end.
         if not await self.service.delete_client(client_id):
             raise not_found(client_id)  # deleted meanwhile by another request
         return Response(status_code=204, headers=NO_STORE)
 
 
-def answer(product: queries.Client) -> Response:
+def answer(product: Client) -> Response:
     return JSONResponse(product_json(product), headers=NO_STORE)

@@ -69,7 +69,7 @@ class DataEndpoint:
         await response(scope, receive, send)
 
     async def handle(self, request: Request) -> Any:
-        principal = self.service.authenticate(token_of(request))
+        principal = await self.service.authenticate(token_of(request))
         path = paths.parse(request.scope["path"])
         method = request.method
         if method in ("GET", "HEAD"):

@@ -4,13 +4,12 @@ product passes whether it is made on the command line or through the developer A
 from __future__ import annotations
 
 import secrets
-import sqlite3
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from roost.auth.tokens import FIRST_PARTY_CLIENT
 from roost.model.schema import PERMISSIONS, parse_permission
-from roost.store import queries
+from roost.store.base import Store
 
 NAME_MAX = 100
 DESCRIPTION_MAX = 1000
@@ -21,10 +20,10 @@ class InvalidProduct(ValueError):
     """A product's name, description, redirect URI or permissions cannot be accepted."""
 
 
-def ensure_first_party(conn: sqlite3.Connection) -> None:
+async def ensure_first_party(store: Store) -> None:
     """Roost's own product: every permission, for the command line and the dashboard."""
-    queries.ensure_client(conn, FIRST_PARTY_CLIENT, "Roost", PERMISSIONS,
-                          "Roost's own dashboard and command line")
+    await store.ensure_client(FIRST_PARTY_CLIENT, "Roost", PERMISSIONS,
+                              "Roost's own dashboard and command line")
 
 
 def new_secret() -> str:

@@ -15,7 +15,7 @@ from datetime import timedelta
 from roost import clock
 from roost.auth import tokens
 from roost.service import Service
-from roost.store import queries
+from roost.store.records import Client
 
 CODE_TTL = timedelta(minutes=10)
 PIN_TTL = timedelta(hours=48)
@@ -36,18 +36,16 @@ def new_pin() -> str:
     return "".join(secrets.choice(PIN_ALPHABET) for _ in range(PIN_LENGTH))
 
 
-async def issue_code(service: Service, user_id: str, product: queries.Client,
+async def issue_code(service: Service, user_id: str, product: Client,
                      structures: frozenset[str] | None = None) -> str:
     """The user allowed the product (into the chosen structures, or all): record the grant
     as accepted now, and a code for it."""
-    grant = await service.store.write(
-        lambda conn: queries.accept(conn, user_id, product, structures))
-    await service.grant_changed(grant.id)
+    # Its live tokens see the grant as accepted before this answers (an account event).
+    grant = await service.store.accept(user_id, product, structures)
     pin = product.redirect_uri is None
     code = new_pin() if pin else secrets.token_urlsafe(24)
     expires = clock.iso(service.clock() + (PIN_TTL if pin else CODE_TTL))
-    await service.store.write(lambda conn: queries.add_code(
-        conn, tokens.digest(code), grant.id, product.redirect_uri, expires))
+    await service.store.add_code(tokens.digest(code), grant.id, product.redirect_uri, expires)
     return code
 
 
@@ -63,27 +61,21 @@ async def exchange(service: Service, params: Mapping[str, str]) -> str:
         raise OAuthError(f"missing required parameters: {', '.join(missing)}")
     if params["grant_type"] != "authorization_code":
         raise OAuthError("unsupported grant type")
-    product = service.store.read(lambda conn: queries.client(conn, params["client_id"]))
+    product = await service.store.client(params["client_id"])
     offered = tokens.digest(params["client_secret"])
     if product is None or product.secret_hash is None or not hmac.compare_digest(
             product.secret_hash, offered):
         raise OAuthError("client secret not found")
     key = _code_digest(params["code"])
-    code = service.store.read(lambda conn: queries.code(conn, key))
+    code = await service.store.code(key)
     if code is None or code.client_id != product.id:
         raise OAuthError("authorization code not found")
     if clock.parse(code.expires) <= service.clock():
         raise OAuthError("authorization code expired")
     token = tokens.new_token()
-
-    def redeem(conn: queries.Conn) -> bool:
-        if not queries.use_code(conn, key, clock.iso(service.clock())):
-            return False
-        queries.add_token(conn, tokens.digest(token), code.user_id, product.id, code_hash=key)
-        return True
-
-    if not await service.store.write(redeem):
-        revoked = await service.store.write(lambda conn: queries.revoke_code_tokens(conn, key))
-        service.tokens_revoked(revoked)
+    if not await service.store.redeem_code(key, clock.iso(service.clock()),
+                                           tokens.digest(token)):
+        # Its streams end before this answers (an account event).
+        await service.store.revoke_code_tokens(key)
         raise OAuthError("authorization code has already been used")
     return token

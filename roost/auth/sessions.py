@@ -15,7 +15,6 @@ from datetime import timedelta
 from roost import clock
 from roost.auth import tokens
 from roost.service import Service
-from roost.store import queries
 
 COOKIE = "roost_session"
 LIFETIME = timedelta(hours=12)
@@ -40,20 +39,18 @@ async def start(service: Service, user_id: str) -> str:
     cookie = secrets.token_urlsafe(32)
     expires = clock.iso(service.clock() + LIFETIME)
     csrf_hash = tokens.digest(_csrf(service, cookie))
-    await service.store.write(lambda conn: queries.add_session(
-        conn, tokens.digest(cookie), user_id, csrf_hash, expires))
+    await service.store.add_session(tokens.digest(cookie), user_id, csrf_hash, expires)
     return cookie
 
 
-def find(service: Service, cookie: str | None) -> Session | None:
+async def find(service: Service, cookie: str | None) -> Session | None:
     if not cookie:
         return None
-    row = service.store.read(lambda conn: queries.session(conn, tokens.digest(cookie)))
-    if row is None:
+    found = await service.store.session(tokens.digest(cookie))
+    if found is None:
         return None
-    user_id, csrf_hash, expires = row
     csrf = _csrf(service, cookie)
-    if clock.parse(expires) <= service.clock() or not hmac.compare_digest(
-            tokens.digest(csrf), csrf_hash):
+    if clock.parse(found.expires) <= service.clock() or not hmac.compare_digest(
+            tokens.digest(csrf), found.csrf_hash):
         return None
-    return Session(user_id, csrf)
+    return Session(found.user_id, csrf)

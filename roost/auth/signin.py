@@ -8,8 +8,8 @@ import functools
 
 from roost.auth import passwords
 from roost.auth.throttle import LoginThrottle
-from roost.store import queries
 from roost.store.base import Store
+from roost.store.records import User
 
 
 class Throttled(Exception):
@@ -23,12 +23,12 @@ def _dummy_hash() -> str:
 
 
 async def check(store: Store, throttle: LoginThrottle, email: str, password: str,
-                address: str) -> queries.User | None:
+                address: str) -> User | None:
     """The user with these credentials, or None; Throttled while failures pause the account
     or the address. A weak hash is replaced on success."""
     if throttle.blocked(email, address):
         raise Throttled
-    user = store.read(lambda conn: queries.user_by_email(conn, email))
+    user = await store.user_by_email(email)
     # argon2 takes tens of milliseconds: off the event loop, so streams keep flowing.
     ok = await asyncio.to_thread(passwords.verify,
                                  user.password_hash if user else _dummy_hash(), password)
@@ -38,5 +38,5 @@ async def check(store: Store, throttle: LoginThrottle, email: str, password: str
     throttle.succeeded(email)
     if passwords.needs_rehash(user.password_hash):
         new_hash = await asyncio.to_thread(passwords.hash_password, password)
-        await store.write(lambda conn: queries.set_password_hash(conn, user.id, new_hash))
+        await store.set_password_hash(user.id, new_hash)
     return user

@@ -36,14 +36,14 @@ def token_of(request: Request) -> str | None:
     return None
 
 
-def principal(service: Service, request: Request) -> Principal:
+async def principal(service: Service, request: Request) -> Principal:
     """The user behind the request's token; LegacyError 401 for a missing, unknown, expired
     or revoked token, or one of a product."""
     token = token_of(request)
     if token is None:
         raise unauthorized("missing user credentials")
     try:
-        found = service.authenticate(token)  # cached; refuses ended and revoked tokens
+        found = await service.authenticate(token)  # cached; refuses ended and revoked tokens
     except errors.ApiError:
         raise unauthorized() from None
     if found.client_id != FIRST_PARTY_CLIENT:

@@ -40,7 +40,7 @@ class AppLaunch:
         self.projection = snapshot.of(service)
 
     async def __call__(self, request: Request) -> Response:
-        principal = auth.principal(self.service, request)
+        principal = await auth.principal(self.service, request)
         if request.path_params["userid"] != principal.user_id:
             raise LegacyError(404, "not_found", "No such user")
         body = await read_body(request, self.settings.max_body)
@@ -48,7 +48,7 @@ class AppLaunch:
             raise invalid_request('the body must be {"known_bucket_types": [...], '
                                   '"known_bucket_versions": []}')
         types, held = _types(body), _held(body)
-        snap = self.projection.snapshot(principal.user_id)
+        snap = await self.projection.snapshot(principal.user_id)
         updated = [entry.object(key) for key, entry in _entries(snap, types)
                    if held.get(key) != entry.version]
         structures = self.service.home.of_user(principal.user_id, "structures")

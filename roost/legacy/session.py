@@ -27,7 +27,7 @@ from roost.legacy import auth, urls
 from roost.legacy.errors import LegacyError, invalid_request, unauthorized
 from roost.service import Service
 from roost.settings import Settings
-from roost.store import queries
+from roost.store.records import User
 
 LIFETIME = timedelta(days=30)
 # Roost enforces none of these; clients only show them (one .NET client reads three).
@@ -58,7 +58,7 @@ def service_urls(origin: str) -> dict[str, Any]:
     return {"urls": urls.urls(origin), "limits": LIMITS}
 
 
-def session_object(user: queries.User, token: str, expires: datetime,
+def session_object(user: User, token: str, expires: datetime,
                    origin: str) -> dict[str, Any]:
     """The session object of a sign-in and of ``GET /session``. ``userid`` is Roost's user id
     as stored (hex, where Nest's were digits): clients only echo it, and ``user`` is always
@@ -90,15 +90,14 @@ class Sessions:
         user = await self._check(request, email, password)
         token = new_token()
         expires = self.service.clock() + LIFETIME
-        await self.service.store.write(lambda conn: queries.add_token(
-            conn, tokens.digest(token), user.id, tokens.FIRST_PARTY_CLIENT,
-            expires=clock.iso(expires)))
+        await self.service.store.add_token(tokens.digest(token), user.id,
+                                           tokens.FIRST_PARTY_CLIENT, expires=clock.iso(expires))
         return _json(session_object(user, token, expires, urls.origin(request)))
 
     async def current(self, request: Request) -> Response:
         """``GET /session``: the session of the presented token, the token echoed."""
-        principal = self._principal(request)
-        user = self.service.store.read(lambda conn: queries.user_by_id(conn, principal.user_id))
+        principal = await self._principal(request)
+        user = await self.service.store.user_by_id(principal.user_id)
         if user is None:  # deleted since its token was cached
             raise unauthorized()
         # Roost's own command-line tokens never end; a month ahead keeps clients that
@@ -108,17 +107,17 @@ class Sessions:
 
     async def service_urls(self, request: Request) -> Response:
         """``POST /user/service_urls``: where the transport is, for an existing session."""
-        self._principal(request)
+        await self._principal(request)
         return _json(service_urls(urls.origin(request)))
 
     async def session(self, request: Request) -> Response:
         return await (self.current(request) if request.method == "GET" else self.login(request))
 
-    def _principal(self, request: Request) -> Principal:
+    async def _principal(self, request: Request) -> Principal:
         if auth.token_of(request) is None:
             # What Nest answered a GET /session without credentials (ha-nest-protect#248).
             raise invalid_request("missing user credentials")
-        return auth.principal(self.service, request)
+        return await auth.principal(self.service, request)
 
     async def _credentials(self, request: Request) -> tuple[str, str]:
         if request.headers.get("content-type", "").startswith("multipart/form-data"):
@@ -132,7 +131,7 @@ class Sessions:
             raise invalid_request("missing user credentials")
         return email.strip(), password
 
-    async def _check(self, request: Request, email: str, password: str) -> queries.User:
+    async def _check(self, request: Request, email: str, password: str) -> User:
         """The user with these credentials, as the web sign-in checks them: throttled per
         account and per address, a dummy hash for unknown emails, rehashed when weak."""
         throttle: LoginThrottle = request.app.state.login_throttle

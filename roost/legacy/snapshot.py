@@ -21,7 +21,6 @@ from typing import Any
 from roost.legacy import buckets
 from roost.model.home import Home
 from roost.service import Service
-from roost.store import queries
 
 _KINDS = ("structures", "thermostats", "smoke_co_alarms", "cameras")
 
@@ -81,7 +80,7 @@ class Projection:
         self.service = service
         self._users: dict[str, Snapshot] = {}
 
-    def snapshot(self, user_id: str) -> Snapshot:
+    async def snapshot(self, user_id: str) -> Snapshot:
         """The user's buckets as the home is now (committed writes only)."""
         home = self.service.home
         old = self._users.get(user_id)
@@ -93,7 +92,7 @@ class Projection:
         else:
             # Read with the home, not per request: an account's e-mail (user.name) is seen
             # at the next change of the user's home.
-            user = self.service.store.read(lambda conn: queries.user_by_id(conn, user_id))
+            user = await self.service.store.user_by_id(user_id)
             email = user.email if user else ""
             new = Snapshot(home.seq, signature, email,
                            _entries(home, user_id, email, old.entries if old else {}))

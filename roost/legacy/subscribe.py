@@ -81,7 +81,7 @@ class LongPolls:
 
     async def keys(self, request: Request) -> Response:
         """``POST /v2/subscribe`` ``{"keys": [{"key", "version", "timestamp"}, ...]}``."""
-        principal = auth.principal(self.service, request)
+        principal = await auth.principal(self.service, request)
         body = await read_body(request, MAX_BODY)
         held = _held(body, "keys", "key", "version", "timestamp")
         found = await self.wait(request, principal, held, timeout(request, body))
@@ -97,7 +97,7 @@ class LongPolls:
     async def objects(self, request: Request) -> Response:
         """``POST /v5/subscribe`` ``{"objects": [{"object_key", "object_revision",
         "object_timestamp"}, ...], "timeout"?}``; a ``value`` sent along is ignored."""
-        principal = auth.principal(self.service, request)
+        principal = await auth.principal(self.service, request)
         body = await read_body(request, MAX_BODY)
         held = _held(body, "objects", "object_key", "object_revision", "object_timestamp")
         found = await self.wait(request, principal, held, timeout(request, body))
@@ -118,7 +118,7 @@ class LongPolls:
             while True:
                 # Cached per user and state of the home: thousands of waiters woken by one
                 # commit compute the user's buckets once.
-                found = changed(self.projection.snapshot(user_id), held)
+                found = changed(await self.projection.snapshot(user_id), held)
                 left = deadline - loop.time()
                 if found or left <= 0 or self.service.stopping:
                     return found
@@ -128,7 +128,7 @@ class LongPolls:
                                    return_when=asyncio.FIRST_COMPLETED)
                 if gone.done():
                     return []  # nobody left to answer
-                self.service.authenticate(principal.token)  # revoked or ended: 401
+                await self.service.authenticate(principal.token)  # revoked or ended: 401
         finally:
             if gone is not None:
                 gone.cancel()

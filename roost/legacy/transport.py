@@ -44,36 +44,37 @@ class Transport:
         self.projection = snapshot.of(service)
 
     async def mobile(self, request: Request) -> Response:
-        return _json(self._user(request).legacy())
+        return _json((await self._user(request)).legacy())
 
     async def mobile_objects(self, request: Request) -> Response:
-        return _json({"objects": self._user(request).objects()})
+        return _json({"objects": (await self._user(request)).objects()})
 
     async def put(self, request: Request) -> Response:
         """One bucket, merged; ``{}`` on success (no client reads the body)."""
-        principal = auth.principal(self.service, request)
+        principal = await auth.principal(self.service, request)
         body = await read_body(request, self.settings.max_body)
         if not isinstance(body, dict):
             raise invalid_request("the body must be a JSON object of the fields to write")
-        await writes.apply(self.service, principal, self.projection.snapshot(principal.user_id),
+        await writes.apply(self.service, principal,
+                           await self.projection.snapshot(principal.user_id),
                            [Put(request.path_params["key"], body)])
         return _json({})
 
     async def put_objects(self, request: Request) -> Response:
-        principal = auth.principal(self.service, request)
+        principal = await auth.principal(self.service, request)
         puts = _puts(await read_body(request, self.settings.max_body))
-        await writes.apply(self.service, principal, self.projection.snapshot(principal.user_id),
-                           puts)
-        after = self.projection.snapshot(principal.user_id)
+        await writes.apply(self.service, principal,
+                           await self.projection.snapshot(principal.user_id), puts)
+        after = await self.projection.snapshot(principal.user_id)
         keys = list(dict.fromkeys(put.key for put in puts))
         return _json({"objects": [entry.object(key, value=False) for key in keys
                                   if (entry := after.get(key)) is not None]})
 
-    def _user(self, request: Request) -> snapshot.Snapshot:
-        principal = auth.principal(self.service, request)
+    async def _user(self, request: Request) -> snapshot.Snapshot:
+        principal = await auth.principal(self.service, request)
         if request.path_params["key"] != f"user.{principal.user_id}":
             raise LegacyError(404, "not_found", "No such user")
-        return self.projection.snapshot(principal.user_id)
+        return await self.projection.snapshot(principal.user_id)
 
 
 def _puts(body: Any) -> list[Put]:

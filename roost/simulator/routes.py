@@ -106,7 +106,7 @@ class SimApi:
 
         async def endpoint(request: Request) -> Response:
             try:
-                principal = self._caller(request)
+                principal = await self._caller(request)
                 handler = handlers.get(request.method)
                 if not handlers:
                     raise errors.ApiError(404, f"No simulator endpoint at {request.url.path}",
@@ -129,14 +129,14 @@ class SimApi:
 
         return endpoint
 
-    def _caller(self, request: Request) -> Principal:
+    async def _caller(self, request: Request) -> Principal:
         """A first-party principal from the Authorization header. Not ``?auth=``: these
         requests change homes, and a query string ends up in logs and histories."""
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise unauthorized()
         try:
-            principal = self.service.authenticate(token.strip())
+            principal = await self.service.authenticate(token.strip())
         except errors.ApiError:
             raise unauthorized() from None
         if principal.client_id != tokens.FIRST_PARTY_CLIENT:

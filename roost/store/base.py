@@ -1,32 +1,70 @@
 """What the rest of Roost needs from a store, whatever database is behind it.
 
-Everything is a *job*: a function of a DB-API connection. ``write`` runs jobs on the store's
-single writer, grouping concurrent ones into one transaction (each in its own savepoint, so
-one failing job does not fail its neighbours) and resolves each only after the transaction
-is durable. ``commit`` is the write of home objects: it records one change per call and hands
-it to ``on_commit`` on the event loop, in commit order, before the caller is answered.
+Home objects are versioned: ``commit`` writes objects only one version ahead of the stored
+ones and of the same owner, records one change per call, and hands it to ``on_commit`` on the
+event loop, in commit order, before the caller is answered.
+
+Accounts (users, products, grants, tokens, codes, web sessions) are methods. The ones a
+running server calls are async, so a network database never blocks the event loop; outside a
+started server (the command line) they run in their own transactions. Changes to accounts a
+running server must act on (a token revoked, a product deleted or edited, a grant accepted, a
+user deleted) are *account events*, recorded in the same transaction as the change and
+numbered in order: the store hands each of its own to ``on_account`` before its caller is
+answered, and a server learns of another process's by ``account_events(after=…)`` whenever
+``data_changed`` says there may be some.
 """
 
 from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
 
 from roost.model.home import Change, Obj
+from roost.store.records import (
+    AccountEvent,
+    ChangeEntry,
+    Client,
+    Code,
+    Grant,
+    LiveToken,
+    User,
+    WebSession,
+)
 
-T = TypeVar("T")
-Job = Callable[[Any], T]
+OnCommit = Callable[[Change], None]
+OnAccount = Callable[[AccountEvent], None]
+
+
+class StoreError(Exception):
+    """The base of what a store raises on purpose."""
+
+
+class Duplicate(StoreError):
+    """A user with that email already exists."""
+
+
+class Conflict(StoreError):
+    """A commit's object is not one version ahead of the stored one, or of another owner."""
+
+
+class StoreInUse(StoreError):
+    """Another server process serves this store, and it cannot be shared."""
 
 
 class Store(abc.ABC):
-    @abc.abstractmethod
-    def open(self) -> None:
-        """Create or migrate the schema; usable synchronously from here on."""
+    # -- lifecycle ---------------------------------------------------------------------------
 
     @abc.abstractmethod
-    async def start(self, on_commit: Callable[[Change], None]) -> None:
-        """Start the writer on the running event loop."""
+    def open(self) -> None:
+        """Create or migrate the schema; account methods work from here on."""
+
+    def claim(self) -> None:  # noqa: B027 - stores that may be shared need nothing here
+        """Take the store for this serving process for as long as it is open; StoreInUse if
+        another process serves it and the store cannot be shared."""
+
+    @abc.abstractmethod
+    async def start(self, on_commit: OnCommit, on_account: OnAccount = lambda e: None) -> None:
+        """Start committing on the running event loop."""
 
     @abc.abstractmethod
     async def stop(self) -> None: ...
@@ -34,19 +72,136 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None: ...
 
-    @abc.abstractmethod
-    def read(self, job: Job[T]) -> T: ...
+    # -- home objects ------------------------------------------------------------------------
 
     @abc.abstractmethod
-    def write_now(self, job: Job[T]) -> T:
-        """Run one job in its own transaction, blocking (command line and start-up)."""
-
-    @abc.abstractmethod
-    async def write(self, job: Job[T]) -> T: ...
-
-    @abc.abstractmethod
-    async def commit(self, objects: Iterable[Obj]) -> Change: ...
+    async def commit(self, objects: Iterable[Obj]) -> Change:
+        """Write objects atomically (deleted ones removed) as one change; Conflict if one is
+        not one version ahead of the stored object or is of another owner."""
 
     @abc.abstractmethod
     def load(self) -> tuple[list[Obj], int]:
         """Every home object and the sequence number of the last change."""
+
+    @abc.abstractmethod
+    async def changes_since(self, seq: int) -> list[ChangeEntry]:
+        """The changes after ``seq`` still kept, oldest first."""
+
+    # -- accounts ----------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def secret(self) -> str:
+        """The server's own secret (keys per-product user ids and CSRF tokens)."""
+
+    @abc.abstractmethod
+    async def ensure_client(self, client_id: str, name: str, permissions: Iterable[str],
+                            description: str = "") -> None:
+        """Create a product, or give an existing one these permissions (version unchanged)."""
+
+    @abc.abstractmethod
+    async def create_user(self, email: str, password_hash: str) -> User:
+        """A new user; Duplicate if the email (any case) is taken."""
+
+    @abc.abstractmethod
+    async def user_by_email(self, email: str) -> User | None: ...
+
+    @abc.abstractmethod
+    async def user_by_id(self, user_id: str) -> User | None: ...
+
+    @abc.abstractmethod
+    async def users(self) -> list[User]: ...
+
+    @abc.abstractmethod
+    async def set_password_hash(self, user_id: str, password_hash: str) -> None: ...
+
+    @abc.abstractmethod
+    async def delete_user(self, user_id: str) -> bool:
+        """Delete a user with their homes, products, grants and tokens (USER_DELETED);
+        False if there is none."""
+
+    @abc.abstractmethod
+    async def create_client(self, name: str, description: str, secret_hash: str,
+                            redirect_uri: str | None, permissions: Iterable[str],
+                            owner_id: str | None = None) -> Client: ...
+
+    @abc.abstractmethod
+    async def client(self, client_id: str) -> Client | None: ...
+
+    @abc.abstractmethod
+    async def clients(self) -> list[Client]: ...
+
+    @abc.abstractmethod
+    async def update_client(self, client_id: str, *, name: str | None = None,
+                            description: str | None = None, redirect_uri: str | None = None,
+                            clear_redirect_uri: bool = False,
+                            permissions: Iterable[str] | None = None,
+                            owner_id: str | None = None) -> Client | None:
+        """Edit a product (CLIENT_UPDATED); new permissions add one to its version, and users
+        keep what they accepted. None if there is no such product, or, given ``owner_id``,
+        none of that owner's."""
+
+    @abc.abstractmethod
+    async def delete_client(self, client_id: str) -> list[str] | None:
+        """Delete a product with its grants, codes and tokens (CLIENT_DELETED): the digests
+        of its live tokens; None if there is no such product."""
+
+    @abc.abstractmethod
+    async def accept(self, user_id: str, product: Client,
+                     structures: Iterable[str] | None = None) -> Grant:
+        """The user accepts the product as it is now, for the chosen structures (all when
+        None): GRANT_CHANGED."""
+
+    @abc.abstractmethod
+    async def grant(self, user_id: str, client_id: str) -> Grant | None: ...
+
+    @abc.abstractmethod
+    async def add_token(self, token_hash: str, user_id: str, client_id: str,
+                        code_hash: str | None = None, expires: str | None = None) -> None:
+        """A token under the user's grant for the product (accepting it first if there is
+        none); ``expires`` (ISO 8601) ends it, None never does."""
+
+    @abc.abstractmethod
+    async def live_token(self, token_hash: str) -> LiveToken | None:
+        """An unrevoked token's grant and end; None for an unknown or revoked one."""
+
+    @abc.abstractmethod
+    async def revoke_token(self, token_hash: str) -> bool:
+        """Revoke a live token (TOKENS_REVOKED); False if there is none with that digest."""
+
+    @abc.abstractmethod
+    async def add_code(self, code_hash: str, grant_id: str, redirect_uri: str | None,
+                       expires: str) -> None: ...
+
+    @abc.abstractmethod
+    async def code(self, code_hash: str) -> Code | None: ...
+
+    @abc.abstractmethod
+    async def redeem_code(self, code_hash: str, at: str, token_hash: str) -> bool:
+        """Mark a code used and add the token it issues, at once; False if it was used
+        before (and then nothing is added)."""
+
+    @abc.abstractmethod
+    async def revoke_code_tokens(self, code_hash: str) -> list[str]:
+        """Revoke every live token a code issued (TOKENS_REVOKED); their digests."""
+
+    @abc.abstractmethod
+    async def add_session(self, session_hash: str, user_id: str, csrf_hash: str,
+                          expires: str) -> None: ...
+
+    @abc.abstractmethod
+    async def session(self, session_hash: str) -> WebSession | None: ...
+
+    # -- account events ----------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def account_events(self, after: int) -> list[AccountEvent]:
+        """The account events after sequence number ``after`` still kept, oldest first."""
+
+    @abc.abstractmethod
+    async def last_account_event(self) -> int:
+        """The sequence number of the newest account event; 0 if there is none."""
+
+    @abc.abstractmethod
+    async def data_changed(self) -> bool:
+        """Cheap: True if anything may have been written since the last call, by this
+        process or another (then look for account events)."""

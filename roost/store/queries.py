@@ -1,6 +1,9 @@
-"""Jobs on accounts: users, products (OAuth clients), grants, tokens, codes and web sessions.
+"""The SQL of accounts: users, products (OAuth clients), grants, tokens, codes, web sessions,
+and the account events their changes record. Used only by :mod:`roost.store.sqlite`.
 
 Every secret arrives here already hashed; nothing in these tables can be used as a credential.
+A function that changes what a running server must know appends the event it records to
+``events``, in the same transaction as the change.
 """
 
 from __future__ import annotations
@@ -8,12 +11,28 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import orjson
 
+from roost.store.records import (
+    CLIENT_DELETED,
+    CLIENT_UPDATED,
+    GRANT_CHANGED,
+    TOKENS_REVOKED,
+    USER_DELETED,
+    AccountEvent,
+    Client,
+    Code,
+    Grant,
+    LiveToken,
+    User,
+    WebSession,
+)
+
 Conn = sqlite3.Connection
+Events = list[AccountEvent]
+KEEP_EVENTS = 10_000  # account events kept for servers catching up; older ones are pruned
 
 
 def _now() -> str:
@@ -29,13 +48,6 @@ def secret(conn: Conn) -> str:
 
 
 # -- users ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class User:
-    id: str
-    email: str
-    password_hash: str
 
 
 def create_user(conn: Conn, email: str, password_hash: str) -> User:
@@ -66,19 +78,19 @@ def set_password_hash(conn: Conn, user_id: str, password_hash: str) -> None:
     conn.execute("UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, user_id))
 
 
+def delete_user(conn: Conn, events: Events, user_id: str) -> bool:
+    """Delete a user with everything of theirs (the schema cascades)."""
+    # Their own tokens, and other users' tokens for the products they own.
+    live = [h for (h,) in conn.execute(
+        "SELECT hash FROM tokens WHERE revoked IS NULL AND (user_id = ? OR client_id IN "
+        "(SELECT id FROM clients WHERE owner_id = ?))", (user_id, user_id))]
+    if conn.execute("DELETE FROM users WHERE id = ?", (user_id,)).rowcount != 1:
+        return False
+    events.append(record(conn, USER_DELETED, user_id, live))
+    return True
+
+
 # -- products ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Client:
-    id: str
-    name: str
-    description: str
-    secret_hash: str | None
-    redirect_uri: str | None
-    permissions: frozenset[str]
-    version: int
-    owner_id: str | None = None  # the developer who manages it; None for Roost's own
 
 
 _CLIENT = "id, name, description, secret_hash, redirect_uri, permissions, version, owner_id"
@@ -125,13 +137,14 @@ def clients(conn: Conn) -> list[Client]:
     return [c for c in map(_client, rows) if c is not None]
 
 
-def update_client(conn: Conn, client_id: str, *, name: str | None = None,
+def update_client(conn: Conn, events: Events, client_id: str, *, name: str | None = None,
                   description: str | None = None, redirect_uri: str | None = None,
-                  clear_redirect_uri: bool = False,
-                  permissions: Iterable[str] | None = None) -> Client | None:
-    """Edit a product. New permissions bump its version; users keep what they accepted."""
+                  clear_redirect_uri: bool = False, permissions: Iterable[str] | None = None,
+                  owner_id: str | None = None) -> Client | None:
+    """Edit a product (of ``owner_id``, when given). New permissions bump its version; users
+    keep what they accepted."""
     current = client(conn, client_id)
-    if current is None:
+    if current is None or (owner_id is not None and current.owner_id != owner_id):
         return None
     new_permissions = current.permissions if permissions is None else frozenset(permissions)
     bump = new_permissions != current.permissions
@@ -142,27 +155,21 @@ def update_client(conn: Conn, client_id: str, *, name: str | None = None,
          description if description is not None else current.description,
          None if clear_redirect_uri else (redirect_uri or current.redirect_uri),
          _json(new_permissions), int(bump), client_id))
+    events.append(record(conn, CLIENT_UPDATED, client_id))
     return client(conn, client_id)
 
 
-def delete_client(conn: Conn, client_id: str) -> list[str]:
-    """Delete a product with its grants, codes and tokens; the digests of its live tokens."""
+def delete_client(conn: Conn, events: Events, client_id: str) -> list[str] | None:
+    """Delete a product with its grants, codes and tokens; the digests of its live tokens,
+    None if there is no such product."""
     live = _live_tokens(conn, "client_id", client_id)
-    conn.execute("DELETE FROM clients WHERE id = ?", (client_id,))
+    if conn.execute("DELETE FROM clients WHERE id = ?", (client_id,)).rowcount != 1:
+        return None
+    events.append(record(conn, CLIENT_DELETED, client_id, live))
     return live
 
 
 # -- grants and tokens ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Grant:
-    id: str
-    user_id: str
-    client_id: str
-    client_version: int
-    permissions: frozenset[str]
-    structures: frozenset[str] | None = None  # the homes the user chose; None: all
 
 
 _GRANT = "g.id, g.user_id, g.client_id, g.client_version, g.permissions, g.structures"
@@ -176,7 +183,7 @@ def _grant(row: tuple | None) -> Grant | None:  # type: ignore[type-arg]
                  None if structures is None else frozenset(orjson.loads(structures)))
 
 
-def accept(conn: Conn, user_id: str, product: Client,
+def accept(conn: Conn, events: Events, user_id: str, product: Client,
            structures: Iterable[str] | None = None) -> Grant:
     """The user accepts the product as it is now: its permissions at its current version,
     for the chosen structures (all of them when None)."""
@@ -192,6 +199,7 @@ def accept(conn: Conn, user_id: str, product: Client,
          chosen, now, now))
     found = grant(conn, user_id, product.id)
     assert found is not None
+    events.append(record(conn, GRANT_CHANGED, found.id, grant_tokens(conn, found.id), found))
     return found
 
 
@@ -201,7 +209,7 @@ def grant(conn: Conn, user_id: str, client_id: str) -> Grant | None:
                                (user_id, client_id)).fetchone())
 
 
-def add_token(conn: Conn, token_hash: str, user_id: str, client_id: str,
+def add_token(conn: Conn, events: Events, token_hash: str, user_id: str, client_id: str,
               code_hash: str | None = None, expires: str | None = None) -> None:
     """A token under the user's grant for the product (accepting it first if there is none);
     ``expires`` (ISO 8601) ends it, None never does."""
@@ -209,42 +217,52 @@ def add_token(conn: Conn, token_hash: str, user_id: str, client_id: str,
     if found is None:
         product = client(conn, client_id)
         assert product is not None, f"no product {client_id}"
-        found = accept(conn, user_id, product)
+        found = accept(conn, events, user_id, product)
     conn.execute(
         "INSERT INTO tokens (hash, user_id, client_id, grant_id, code_hash, created, expires) "
         "VALUES (?, ?, ?, ?, ?, ?, ?)",
         (token_hash, user_id, client_id, found.id, code_hash, _now(), expires))
 
 
-def token_expires(conn: Conn, token_hash: str) -> str | None:
-    """When a token stops working (ISO 8601); None if never, or if there is no such token."""
-    row = conn.execute("SELECT expires FROM tokens WHERE hash = ?", (token_hash,)).fetchone()
-    return row[0] if row else None
+def live_token(conn: Conn, token_hash: str) -> LiveToken | None:
+    row = conn.execute(f"SELECT {_GRANT}, t.expires FROM tokens t JOIN grants g "
+                       "ON g.id = t.grant_id WHERE t.hash = ? AND t.revoked IS NULL",
+                       (token_hash,)).fetchone()
+    if row is None:
+        return None
+    found = _grant(row[:-1])
+    assert found is not None
+    return LiveToken(found, row[-1])
 
 
-def token_grant(conn: Conn, token_hash: str) -> Grant | None:
-    return _grant(conn.execute(f"SELECT {_GRANT} FROM tokens t JOIN grants g "
-                               "ON g.id = t.grant_id WHERE t.hash = ? AND t.revoked IS NULL",
-                               (token_hash,)).fetchone())
-
-
-def revoke_token(conn: Conn, token_hash: str) -> bool:
+def revoke_token(conn: Conn, events: Events, token_hash: str) -> bool:
     """Revoke a live token; False if there is none with that digest."""
-    return conn.execute("UPDATE tokens SET revoked = ? WHERE hash = ? AND revoked IS NULL",
-                        (_now(), token_hash)).rowcount == 1
+    row = conn.execute("UPDATE tokens SET revoked = ? WHERE hash = ? AND revoked IS NULL "
+                       "RETURNING grant_id", (_now(), token_hash)).fetchone()
+    if row is None:
+        return False
+    events.append(record(conn, TOKENS_REVOKED, row[0], [token_hash]))
+    return True
 
 
-def revoke_code_tokens(conn: Conn, code_hash: str) -> list[str]:
+def revoke_code_tokens(conn: Conn, events: Events, code_hash: str) -> list[str]:
     """Revoke every live token a code issued; their digests."""
     live = _live_tokens(conn, "code_hash", code_hash)
     conn.execute("UPDATE tokens SET revoked = ? WHERE code_hash = ? AND revoked IS NULL",
                  (_now(), code_hash))
+    if live:
+        events.append(record(conn, TOKENS_REVOKED, code_hash, live))
     return live
 
 
 def grant_tokens(conn: Conn, grant_id: str) -> list[str]:
     """The digests of a grant's live tokens."""
     return _live_tokens(conn, "grant_id", grant_id)
+
+
+def grant_by_id(conn: Conn, grant_id: str) -> Grant | None:
+    return _grant(conn.execute(f"SELECT {_GRANT} FROM grants g WHERE g.id = ?",
+                               (grant_id,)).fetchone())
 
 
 def _live_tokens(conn: Conn, column: str, value: str) -> list[str]:
@@ -254,17 +272,6 @@ def _live_tokens(conn: Conn, column: str, value: str) -> list[str]:
 
 
 # -- authorization codes and PINs ------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Code:
-    hash: str
-    grant_id: str
-    client_id: str
-    user_id: str
-    redirect_uri: str | None
-    expires: str
-    used: str | None
 
 
 def add_code(conn: Conn, code_hash: str, grant_id: str, redirect_uri: str | None,
@@ -281,10 +288,15 @@ def code(conn: Conn, code_hash: str) -> Code | None:
     return Code(*row) if row else None
 
 
-def use_code(conn: Conn, code_hash: str, at: str) -> bool:
-    """Mark a code used; False if it already was (a second redemption)."""
-    return conn.execute("UPDATE codes SET used = ? WHERE hash = ? AND used IS NULL",
-                        (at, code_hash)).rowcount == 1
+def redeem_code(conn: Conn, events: Events, code_hash: str, at: str, token_hash: str) -> bool:
+    """Mark a code used and add its token; False if it already was used (a second
+    redemption)."""
+    found = code(conn, code_hash)
+    if found is None or conn.execute("UPDATE codes SET used = ? WHERE hash = ? AND used IS NULL",
+                                     (at, code_hash)).rowcount != 1:
+        return False
+    add_token(conn, events, token_hash, found.user_id, found.client_id, code_hash=code_hash)
+    return True
 
 
 # -- web sessions --------------------------------------------------------------------------
@@ -296,7 +308,55 @@ def add_session(conn: Conn, session_hash: str, user_id: str, csrf_hash: str,
                  (session_hash, user_id, csrf_hash, expires))
 
 
-def session(conn: Conn, session_hash: str) -> tuple[str, str, str] | None:
-    """(user_id, csrf_hash, expires) of a session."""
-    return conn.execute("SELECT user_id, csrf_hash, expires FROM sessions WHERE hash = ?",
-                        (session_hash,)).fetchone()
+def session(conn: Conn, session_hash: str) -> WebSession | None:
+    row = conn.execute("SELECT user_id, csrf_hash, expires FROM sessions WHERE hash = ?",
+                       (session_hash,)).fetchone()
+    return WebSession(*row) if row else None
+
+
+# -- account events ------------------------------------------------------------------------
+
+
+def record(conn: Conn, kind: str, subject: str, tokens: Iterable[str] = (),
+           grant: Grant | None = None) -> AccountEvent:
+    """Record an account event in the caller's transaction."""
+    digests = tuple(tokens)
+    data = {"tokens": digests}
+    if grant is not None:
+        data["grant"] = _grant_data(grant)
+    seq = conn.execute("INSERT INTO account_events (at, kind, subject, data) VALUES (?, ?, ?, ?)",
+                       (_now(), kind, subject, orjson.dumps(data).decode())).lastrowid
+    assert seq is not None
+    if seq % 1000 == 0:
+        conn.execute("DELETE FROM account_events WHERE seq <= ?", (seq - KEEP_EVENTS,))
+    return AccountEvent(seq, kind, subject, digests, grant)
+
+
+def account_events(conn: Conn, after: int) -> list[AccountEvent]:
+    rows = conn.execute("SELECT seq, kind, subject, data FROM account_events WHERE seq > ? "
+                        "ORDER BY seq", (after,)).fetchall()
+    events = []
+    for seq, kind, subject, data in rows:
+        fields = orjson.loads(data)
+        stored = fields.get("grant")
+        events.append(AccountEvent(seq, kind, subject, tuple(fields["tokens"]),
+                                   None if stored is None else _grant_from(stored)))
+    return events
+
+
+def last_account_event(conn: Conn) -> int:
+    return conn.execute("SELECT coalesce(max(seq), 0) FROM account_events").fetchone()[0]
+
+
+def _grant_data(found: Grant) -> dict[str, object]:
+    return {"id": found.id, "user_id": found.user_id, "client_id": found.client_id,
+            "client_version": found.client_version, "permissions": sorted(found.permissions),
+            "structures": None if found.structures is None else sorted(found.structures)}
+
+
+def _grant_from(data: dict[str, object]) -> Grant:
+    structures = data["structures"]
+    return Grant(str(data["id"]), str(data["user_id"]), str(data["client_id"]),
+                 int(data["client_version"]),  # type: ignore[call-overload]
+                 frozenset(data["permissions"]),  # type: ignore[call-overload]
+                 None if structures is None else frozenset(structures))  # type: ignore[call-overload]

@@ -100,6 +100,16 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE objects ADD COLUMN updated INTEGER NOT NULL DEFAULT 0;
     """,
+    # Changes to accounts a running server must act on, whichever process made them.
+    """
+    CREATE TABLE account_events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        data TEXT NOT NULL
+    );
+    """,
 ]
 
 

@@ -2,12 +2,24 @@
 
 Durability: ``synchronous=FULL`` by default, so an acknowledged write survives power loss as
 well as a crash; group commit keeps that affordable by syncing many writes at once.
+
+Writes are *jobs* (functions of a connection) run on the writer: concurrent ones share one
+transaction, each in its own savepoint so one failing job does not fail its neighbours, and
+each is answered only after ``COMMIT`` returns. Reads run on the event loop's own connection:
+a local file answers in microseconds. Before the writer starts (start-up, the command line)
+a job runs in its own transaction at once.
+
+One server process serves a file (``claim``): two would each keep the home in memory and
+drift apart. The command line still writes it beside a server; the server learns of its
+account changes through ``data_changed`` and the account events.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import functools
+import os
 import queue
 import sqlite3
 import threading
@@ -20,10 +32,22 @@ from typing import Any, TypeVar
 import orjson
 
 from roost.model.home import Change, Obj
-from roost.store import schema
-from roost.store.base import Job, Store
+from roost.store import queries, schema
+from roost.store.base import Conflict, Duplicate, OnAccount, OnCommit, Store, StoreInUse
+from roost.store.records import (
+    AccountEvent,
+    ChangeEntry,
+    Client,
+    Code,
+    Grant,
+    LiveToken,
+    User,
+    WebSession,
+)
 
 T = TypeVar("T")
+Job = Callable[[sqlite3.Connection], T]
+AccountJob = Callable[[sqlite3.Connection, list[AccountEvent]], T]
 BATCH = 512  # jobs per transaction at most
 KEEP_CHANGES = 10_000  # change rows kept for catching up; older ones are pruned
 # Objects per upsert statement: 7 parameters each stays under SQLite's oldest variable limit
@@ -33,9 +57,10 @@ ROWS = 100
 
 @dataclass(eq=False)
 class _Pending:
-    job: Job[Any]
+    job: AccountJob[Any]
     future: asyncio.Future[Any]
     objects: tuple[Obj, ...] | None = None  # set for commits of home objects
+    events: list[AccountEvent] = field(default_factory=list)  # recorded by the job
     result: Any = None
     error: BaseException | None = field(default=None)
 
@@ -48,7 +73,10 @@ class SQLiteStore(Store):
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._on_commit: Callable[[Change], None] = lambda change: None
+        self._on_commit: OnCommit = lambda change: None
+        self._on_account: OnAccount = lambda event: None
+        self._lock: int | None = None  # the file descriptor holding the serving lock
+        self._data_version: int | None = None
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -63,11 +91,33 @@ class SQLiteStore(Store):
     def open(self) -> None:
         if self._reader is None:
             self._reader = self._connect()
-            self.write_now(schema.migrate)
+            self._write_now(lambda conn, events: schema.migrate(conn))
 
-    async def start(self, on_commit: Callable[[Change], None]) -> None:
+    def claim(self) -> None:
+        """An advisory lock on a file beside the database, held while the store is open.
+        flock, not SQLite's own fcntl locks: on Linux the two never interact, and closing a
+        descriptor of the database file itself would drop SQLite's locks with it."""
+        if self._lock is not None:
+            return
+        path = self.path + ".lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip()
+            os.close(fd)
+            raise StoreInUse(f"{self.path} is already served by another Roost process"
+                             + (f" (pid {holder})" if holder.isdigit() else "")) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._lock = fd
+
+    async def start(self, on_commit: OnCommit,
+                    on_account: OnAccount = lambda event: None) -> None:
+        self.claim()
         self.open()
         self._on_commit = on_commit
+        self._on_account = on_account
         self._loop = asyncio.get_running_loop()
         self._thread = threading.Thread(target=self._run, name="roost-sqlite-writer",
                                         daemon=True)
@@ -83,31 +133,45 @@ class SQLiteStore(Store):
         if self._reader is not None:
             self._reader.close()
             self._reader = None
+        if self._lock is not None:
+            os.close(self._lock)  # the lock file stays: unlinking it would race a new server
+            self._lock = None
 
     # -- jobs --------------------------------------------------------------------------------
 
-    def read(self, job: Job[T]) -> T:
+    def _read(self, job: Job[T]) -> T:
         assert self._reader is not None, "store is not open"
         return job(self._reader)
 
-    def write_now(self, job: Job[T]) -> T:
+    def _write_now(self, job: AccountJob[T]) -> T:
+        """Run one job in its own transaction, blocking: before the writer starts."""
         assert self._reader is not None, "store is not open"
         conn = self._reader
         conn.execute("BEGIN IMMEDIATE")
         try:
-            result = job(conn)
+            result = job(conn, [])
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
         return result
 
-    async def write(self, job: Job[T]) -> T:
+    async def _write(self, job: AccountJob[T]) -> T:
+        if self._thread is None:
+            return self._write_now(job)
         return await self._submit(_Pending(job, self._new_future()))
 
     async def commit(self, objects: Iterable[Obj]) -> Change:
         objs = tuple(objects)
-        return await self._submit(_Pending(_commit_job(objs), self._new_future(), objs))
+        job = _commit_job(objs)
+        return await self._submit(_Pending(lambda conn, events: job(conn), self._new_future(),
+                                           objs))
+
+    async def changes_since(self, seq: int) -> list[ChangeEntry]:
+        rows = self._read(lambda conn: conn.execute(
+            "SELECT seq, objects FROM changes WHERE seq > ? ORDER BY seq", (seq,)).fetchall())
+        return [ChangeEntry(s, tuple((k, i, v) for k, i, v in orjson.loads(objects)))
+                for s, objects in rows]
 
     def load(self) -> tuple[list[Obj], int]:
         def job(conn: sqlite3.Connection) -> tuple[list[Obj], int]:
@@ -118,7 +182,7 @@ class SQLiteStore(Store):
             return [Obj(k, i, u, s, v, orjson.loads(d), False, t)
                     for k, i, u, s, v, d, t in rows], seq
 
-        return self.read(job)
+        return self._read(job)
 
     def _new_future(self) -> asyncio.Future[Any]:
         if self._loop is None:
@@ -128,6 +192,131 @@ class SQLiteStore(Store):
     async def _submit(self, pending: _Pending) -> Any:
         self._queue.put(pending)
         return await pending.future
+
+    # -- accounts ----------------------------------------------------------------------------
+
+    async def secret(self) -> str:
+        return self._read(queries.secret)
+
+    async def ensure_client(self, client_id: str, name: str, permissions: Iterable[str],
+                            description: str = "") -> None:
+        chosen = tuple(permissions)
+        await self._write(lambda conn, events: queries.ensure_client(
+            conn, client_id, name, chosen, description))
+
+    async def create_user(self, email: str, password_hash: str) -> User:
+        def job(conn: sqlite3.Connection, events: list[AccountEvent]) -> User:
+            try:
+                return queries.create_user(conn, email, password_hash)
+            except sqlite3.IntegrityError:
+                raise Duplicate(f"a user with email {email} already exists") from None
+
+        return await self._write(job)
+
+    async def user_by_email(self, email: str) -> User | None:
+        return self._read(lambda conn: queries.user_by_email(conn, email))
+
+    async def user_by_id(self, user_id: str) -> User | None:
+        return self._read(lambda conn: queries.user_by_id(conn, user_id))
+
+    async def users(self) -> list[User]:
+        return self._read(queries.users)
+
+    async def set_password_hash(self, user_id: str, password_hash: str) -> None:
+        await self._write(lambda conn, events: queries.set_password_hash(
+            conn, user_id, password_hash))
+
+    async def delete_user(self, user_id: str) -> bool:
+        return await self._write(lambda conn, events: queries.delete_user(conn, events, user_id))
+
+    async def create_client(self, name: str, description: str, secret_hash: str,
+                            redirect_uri: str | None, permissions: Iterable[str],
+                            owner_id: str | None = None) -> Client:
+        chosen = tuple(permissions)
+        return await self._write(lambda conn, events: queries.create_client(
+            conn, name, description, secret_hash, redirect_uri, chosen, owner_id))
+
+    async def client(self, client_id: str) -> Client | None:
+        return self._read(lambda conn: queries.client(conn, client_id))
+
+    async def clients(self) -> list[Client]:
+        return self._read(queries.clients)
+
+    async def update_client(self, client_id: str, *, name: str | None = None,
+                            description: str | None = None, redirect_uri: str | None = None,
+                            clear_redirect_uri: bool = False,
+                            permissions: Iterable[str] | None = None,
+                            owner_id: str | None = None) -> Client | None:
+        chosen = None if permissions is None else tuple(permissions)
+        return await self._write(lambda conn, events: queries.update_client(
+            conn, events, client_id, name=name, description=description,
+            redirect_uri=redirect_uri, clear_redirect_uri=clear_redirect_uri,
+            permissions=chosen, owner_id=owner_id))
+
+    async def delete_client(self, client_id: str) -> list[str] | None:
+        return await self._write(lambda conn, events: queries.delete_client(
+            conn, events, client_id))
+
+    async def accept(self, user_id: str, product: Client,
+                     structures: Iterable[str] | None = None) -> Grant:
+        chosen = None if structures is None else tuple(structures)
+        return await self._write(lambda conn, events: queries.accept(
+            conn, events, user_id, product, chosen))
+
+    async def grant(self, user_id: str, client_id: str) -> Grant | None:
+        return self._read(lambda conn: queries.grant(conn, user_id, client_id))
+
+    async def add_token(self, token_hash: str, user_id: str, client_id: str,
+                        code_hash: str | None = None, expires: str | None = None) -> None:
+        await self._write(lambda conn, events: queries.add_token(
+            conn, events, token_hash, user_id, client_id, code_hash, expires))
+
+    async def live_token(self, token_hash: str) -> LiveToken | None:
+        return self._read(lambda conn: queries.live_token(conn, token_hash))
+
+    async def revoke_token(self, token_hash: str) -> bool:
+        return await self._write(lambda conn, events: queries.revoke_token(
+            conn, events, token_hash))
+
+    async def add_code(self, code_hash: str, grant_id: str, redirect_uri: str | None,
+                       expires: str) -> None:
+        await self._write(lambda conn, events: queries.add_code(
+            conn, code_hash, grant_id, redirect_uri, expires))
+
+    async def code(self, code_hash: str) -> Code | None:
+        return self._read(lambda conn: queries.code(conn, code_hash))
+
+    async def redeem_code(self, code_hash: str, at: str, token_hash: str) -> bool:
+        return await self._write(lambda conn, events: queries.redeem_code(
+            conn, events, code_hash, at, token_hash))
+
+    async def revoke_code_tokens(self, code_hash: str) -> list[str]:
+        return await self._write(lambda conn, events: queries.revoke_code_tokens(
+            conn, events, code_hash))
+
+    async def add_session(self, session_hash: str, user_id: str, csrf_hash: str,
+                          expires: str) -> None:
+        await self._write(lambda conn, events: queries.add_session(
+            conn, session_hash, user_id, csrf_hash, expires))
+
+    async def session(self, session_hash: str) -> WebSession | None:
+        return self._read(lambda conn: queries.session(conn, session_hash))
+
+    # -- account events ----------------------------------------------------------------------
+
+    async def account_events(self, after: int) -> list[AccountEvent]:
+        return self._read(lambda conn: queries.account_events(conn, after))
+
+    async def last_account_event(self) -> int:
+        return self._read(queries.last_account_event)
+
+    async def data_changed(self) -> bool:
+        """``PRAGMA data_version`` of the reader's connection moves with every commit of
+        another connection: the writer thread's, or another process's."""
+        version = self._read(lambda conn: conn.execute("PRAGMA data_version").fetchone()[0])
+        changed = version != self._data_version
+        self._data_version = version
+        return changed
 
     # -- the writer thread -------------------------------------------------------------------
 
@@ -163,10 +352,11 @@ class SQLiteStore(Store):
             for item in batch:
                 conn.execute("SAVEPOINT job")
                 try:
-                    item.result = item.job(conn)
+                    item.result = item.job(conn, item.events)
                     conn.execute("RELEASE job")
                 except Exception as exc:
                     item.error = exc
+                    item.events.clear()
                     conn.execute("ROLLBACK TO job")
                     conn.execute("RELEASE job")
             conn.execute("COMMIT")
@@ -185,6 +375,12 @@ class SQLiteStore(Store):
                 except Exception as exc:  # a broken subscriber must not hide a durable write
                     asyncio.get_running_loop().call_exception_handler(
                         {"message": "on_commit failed", "exception": exc})
+            for event in item.events if item.error is None else ():
+                try:
+                    self._on_account(event)
+                except Exception as exc:
+                    asyncio.get_running_loop().call_exception_handler(
+                        {"message": "on_account failed", "exception": exc})
             if item.future.done():
                 continue
             if item.error is not None:
@@ -208,7 +404,7 @@ def _commit_job(objects: tuple[Obj, ...]) -> Job[Change]:
                     orjson.dumps(o.data).decode(), o.updated)
             ]).rowcount
         if written != len(kept):
-            raise sqlite3.IntegrityError(_not_next(conn, kept))
+            raise Conflict(_not_next(conn, kept))
         seq = conn.execute(
             "INSERT INTO changes (at, objects) VALUES (?, ?)",
             (datetime.now(UTC).isoformat(),

@@ -19,7 +19,7 @@ from roost.auth import clients, oauth, sessions, signin
 from roost.auth.throttle import LoginThrottle
 from roost.model.schema import PERMISSION_TEXT, parse_permission
 from roost.service import Service
-from roost.store import queries
+from roost.store.records import Client
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
@@ -56,7 +56,7 @@ def _redirect(uri: str, **params: str) -> Response:
                             headers=SECURITY_HEADERS)
 
 
-def _product_error(request: Request, product: queries.Client | None, status: int,
+def _product_error(request: Request, product: Client | None, status: int,
                    description: str, text: str) -> Response:
     """Redirect-flow products get Nest's JSON error; PIN-flow users get a page."""
     if product is not None and product.redirect_uri is not None:
@@ -64,11 +64,11 @@ def _product_error(request: Request, product: queries.Client | None, status: int
     return message(request, "Can't connect", text, status)
 
 
-def _check(request: Request, params: Any) -> tuple[queries.Client | None, Response | None]:
+async def _check(request: Request, params: Any) -> tuple[Client | None, Response | None]:
     client_id, state = params.get("client_id", ""), params.get("state", "")
     if not client_id or not state:
         return None, message(request, "Can't connect", "Missing client ID or state parameters.")
-    product = _service(request).store.read(lambda conn: queries.client(conn, client_id))
+    product = await _service(request).store.client(client_id)
     if product is None:
         return None, message(request, "Can't connect",
                              "Oops! We've encountered an error. Please try again.")
@@ -80,18 +80,18 @@ def _check(request: Request, params: Any) -> tuple[queries.Client | None, Respon
 
 
 async def authorize(request: Request) -> Response:
-    product, refused = _check(request, request.query_params)
+    product, refused = await _check(request, request.query_params)
     if refused is not None:
         return refused
     assert product is not None
     service = _service(request)
-    session = sessions.find(service, request.cookies.get(sessions.COOKIE))
+    session = await sessions.find(service, request.cookies.get(sessions.COOKIE))
     if session is None:
         return page(request, "login.html", product=product, email="", error="",
                     next=str(request.url.path) + "?" + request.url.query)
-    user = service.store.read(lambda conn: queries.user_by_id(conn, session.user_id))
+    user = await service.store.user_by_id(session.user_id)
     homes = _structures(service, session.user_id)
-    accepted = service.store.read(lambda conn: queries.grant(conn, session.user_id, product.id))
+    accepted = await service.store.grant(session.user_id, product.id)
     return page(
         request, "consent.html", product=product, email=user.email if user else "",
         permissions=[PERMISSION_TEXT[parse_permission(p)[0]]
@@ -104,12 +104,12 @@ async def authorize(request: Request) -> Response:
 
 async def decide(request: Request) -> Response:
     form = await request.form()
-    product, refused = _check(request, form)
+    product, refused = await _check(request, form)
     if refused is not None:
         return refused
     assert product is not None
     service = _service(request)
-    session = sessions.find(service, request.cookies.get(sessions.COOKIE))
+    session = await sessions.find(service, request.cookies.get(sessions.COOKIE))
     if session is None or not session.csrf_ok(str(form.get("csrf", ""))):
         return message(request, "Can't connect",
                        "This form has expired. Start again from the product.", 403)

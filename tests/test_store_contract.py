@@ -1,0 +1,315 @@
+"""The store interface's contract, run against every store: home objects and their versions,
+changes in order, accounts, and account events. No server: each case opens a store, starts it
+on the test's event loop and calls it directly. A new store (PostgreSQL) is one more entry
+in ``STORES``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pytest
+
+from roost.model.home import Change, Obj
+from roost.store.base import Conflict, Duplicate, Store
+from roost.store.memory import MemoryStore
+from roost.store.records import (
+    CLIENT_DELETED,
+    CLIENT_UPDATED,
+    GRANT_CHANGED,
+    TOKENS_REVOKED,
+    USER_DELETED,
+    AccountEvent,
+)
+from roost.store.sqlite import SQLiteStore
+
+STORES: dict[str, Callable[[Path], Store]] = {
+    "sqlite": lambda tmp: SQLiteStore(tmp / "contract.db"),
+    "memory": lambda tmp: MemoryStore(),
+}
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@dataclass
+class Opened:
+    store: Store
+    commits: list[Change] = field(default_factory=list)
+    events: list[AccountEvent] = field(default_factory=list)
+
+
+@pytest.fixture(params=sorted(STORES))
+def make(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], Store]:
+    return lambda: STORES[request.param](tmp_path)
+
+
+@asynccontextmanager
+async def started(make: Callable[[], Store]) -> AsyncIterator[Opened]:
+    store = make()
+    store.open()
+    opened = Opened(store)
+    await store.start(opened.commits.append, opened.events.append)
+    try:
+        yield opened
+    finally:
+        await store.stop()
+        store.close()
+
+
+def thermostat(owner: str, id: str = "t1", version: int = 1, **data: object) -> Obj:
+    return Obj("thermostats", id, owner, "s1", version, {"name": id, **data})
+
+
+# -- home objects --------------------------------------------------------------------------
+
+
+async def test_committed_objects_are_loaded_and_published_in_order(make: Callable[[], Store]
+                                                                   ) -> None:
+    async with started(make) as opened:
+        store = opened.store
+        assert store.load() == ([], 0)
+        owner = (await store.create_user("owner@example.com", "hash")).id
+        first = await store.commit([thermostat(owner, "a"), thermostat(owner, "b")])
+        second = await store.commit([thermostat(owner, "c", humidity=40)])
+        assert second.seq == first.seq + 1
+        assert opened.commits == [first, second]
+        objects, seq = store.load()
+        assert seq == second.seq
+        assert {(o.id, o.version, o.data.get("humidity")) for o in objects} == {
+            ("a", 1, None), ("b", 1, None), ("c", 1, 40)}
+
+
+async def test_a_commit_must_be_one_version_ahead_and_of_the_same_owner(
+        make: Callable[[], Store]) -> None:
+    async with started(make) as opened:
+        store = opened.store
+        owner = (await store.create_user("owner@example.com", "hash")).id
+        other = (await store.create_user("other@example.com", "hash")).id
+        await store.commit([thermostat(owner, version=1)])
+        await store.commit([thermostat(owner, version=2, humidity=50)])
+        with pytest.raises(Conflict):
+            await store.commit([thermostat(owner, version=2, humidity=60)])  # a stale write
+        with pytest.raises(Conflict):
+            await store.commit([thermostat(owner, version=4)])  # skips a version
+        with pytest.raises(Conflict):
+            await store.commit([thermostat(other, version=3)])
+        with pytest.raises(Conflict):  # all or nothing: the good object is not written
+            await store.commit([thermostat(owner, "new"), thermostat(owner, version=9)])
+        [stored], _ = store.load()
+        assert (stored.version, stored.user_id, stored.data["humidity"]) == (2, owner, 50)
+        assert len(opened.commits) == 2
+
+        await store.commit([replace(stored, version=3, deleted=True)])
+        assert store.load()[0] == []
+
+
+async def test_changes_since_lists_later_changes_in_order(make: Callable[[], Store]) -> None:
+    async with started(make) as opened:
+        store = opened.store
+        owner = (await store.create_user("owner@example.com", "hash")).id
+        first = await store.commit([thermostat(owner, "a")])
+        second = await store.commit([thermostat(owner, "a", version=2),
+                                     thermostat(owner, "b")])
+        third = await store.commit([thermostat(owner, "b", version=2)])
+        since = await store.changes_since(first.seq)
+        assert [c.seq for c in since] == [second.seq, third.seq]
+        assert since[0].objects == (("thermostats", "a", 2), ("thermostats", "b", 1))
+        assert since[1].objects == (("thermostats", "b", 2),)
+        assert await store.changes_since(third.seq) == []
+        assert [c.seq for c in await store.changes_since(0)] == [1, 2, 3]
+
+
+# -- accounts ------------------------------------------------------------------------------
+
+
+async def test_users(make: Callable[[], Store]) -> None:
+    async with started(make) as opened:
+        store = opened.store
+        ada = await store.create_user("ada@example.com", "hash-1")
+        with pytest.raises(Duplicate):
+            await store.create_user("ADA@example.com", "hash-2")
+        assert await store.user_by_email("Ada@Example.com") == ada
+        assert await store.user_by_id(ada.id) == ada
+        assert await store.user_by_email("nobody@example.com") is None
+        await store.set_password_hash(ada.id, "hash-3")
+        assert (await store.user_by_id(ada.id)).password_hash == "hash-3"  # type: ignore[union-attr]
+        bob = await store.create_user("bob@example.com", "hash")
+        assert {u.email for u in await store.users()} == {ada.email, bob.email}
+        assert len(await store.secret()) >= 32
+        assert await store.secret() == await store.secret()
+
+
+async def test_products(make: Callable[[], Store]) -> None:
+    async with started(make) as opened:
+        store = opened.store
+        owner = await store.create_user("dev@example.com", "hash")
+        product = await store.create_client("Heater", "Warms", "digest", None,
+                                            ["Thermostat read"], owner.id)
+        assert (product.version, product.owner_id, product.permissions) == (
+            1, owner.id, frozenset({"Thermostat read"}))
+        assert await store.client(product.id) == product
+
+        renamed = await store.update_client(product.id, name="Heat", redirect_uri="https://x/cb")
+        assert renamed is not None and (renamed.name, renamed.version) == ("Heat", 1)
+        assert renamed.redirect_uri == "https://x/cb" and renamed.description == "Warms"
+        widened = await store.update_client(
+            product.id, permissions=["Thermostat read", "Away read"], clear_redirect_uri=True)
+        assert widened is not None and widened.version == 2 and widened.redirect_uri is None
+        assert await store.update_client(product.id, name="x", owner_id="another") is None
+        assert await store.update_client("no such product", name="x") is None
+
+        await store.ensure_client("roost", "Roost", ["Away read"])
+        await store.ensure_client("roost", "Roost", ["Away read", "Thermostat read"])
+        first_party = await store.client("roost")
+        assert first_party is not None and first_party.version == 1
+        assert first_party.permissions == {"Away read", "Thermostat read"}
+        assert {c.id for c in await store.clients()} == {product.id, "roost"}
+
+
+async def test_grants_tokens_codes_and_sessions(make: Callable[[], Store]) -> None:
+    async with started(make) as opened:
+        store = opened.store
+        user = await store.create_user("ada@example.com", "hash")
+        product = await store.create_client("Heater", "", "digest", "https://x/cb",
+                                            ["Thermostat read"])
+        assert await store.grant(user.id, product.id) is None
+        grant = await store.accept(user.id, product, ["s1"])
+        assert (grant.client_version, grant.permissions, grant.structures) == (
+            1, {"Thermostat read"}, {"s1"})
+        assert await store.grant(user.id, product.id) == grant
+
+        await store.add_token("token-1", user.id, product.id, expires="2030-01-01T00:00:00+00:00")
+        live = await store.live_token("token-1")
+        assert live is not None and live.grant == grant
+        assert live.expires == "2030-01-01T00:00:00+00:00"
+        assert await store.live_token("unknown") is None
+        assert await store.revoke_token("token-1") is True
+        assert await store.revoke_token("token-1") is False
+        assert await store.live_token("token-1") is None
+
+        await store.add_code("code-1", grant.id, product.redirect_uri, "2030-01-01T00:00:00+00:00")
+        code = await store.code("code-1")
+        assert code is not None and (code.user_id, code.client_id, code.used) == (
+            user.id, product.id, None)
+        assert await store.redeem_code("code-1", "2029-01-01T00:00:00+00:00", "token-2") is True
+        assert await store.redeem_code("code-1", "2029-01-01T00:00:01+00:00", "token-3") is False
+        assert await store.live_token("token-2") is not None
+        assert await store.live_token("token-3") is None
+        assert await store.revoke_code_tokens("code-1") == ["token-2"]
+        assert await store.live_token("token-2") is None
+
+        await store.add_session("cookie", user.id, "csrf", "2030-01-01T00:00:00+00:00")
+        session = await store.session("cookie")
+        assert session is not None and (session.user_id, session.csrf_hash) == (user.id, "csrf")
+        assert await store.session("other") is None
+
+
+async def test_a_token_for_a_product_never_accepted_accepts_it(make: Callable[[], Store]
+                                                              ) -> None:
+    async with started(make) as opened:
+        store = opened.store
+        user = await store.create_user("ada@example.com", "hash")
+        await store.ensure_client("roost", "Roost", ["Away read"])
+        await store.add_token("token", user.id, "roost")
+        live = await store.live_token("token")
+        assert live is not None and live.grant == await store.grant(user.id, "roost")
+
+
+# -- account events ------------------------------------------------------------------------
+
+
+async def test_account_changes_are_events_in_order(make: Callable[[], Store]) -> None:
+    async with started(make) as opened:
+        store = opened.store
+        start = await store.last_account_event()
+        user = await store.create_user("ada@example.com", "hash")
+        product = await store.create_client("Heater", "", "digest", None, ["Thermostat read"])
+        await store.add_token("t1", user.id, product.id)  # accepts it: GRANT_CHANGED
+        await store.add_token("t2", user.id, product.id)
+        grant = await store.accept(user.id, product, ["s1"])
+        await store.revoke_token("t1")
+        await store.revoke_token("t1")  # nothing to revoke: no event
+        await store.update_client(product.id, permissions=["Away read"])
+        assert await store.delete_client(product.id) == ["t2"]
+        assert await store.delete_client(product.id) is None
+
+        events = await store.account_events(after=start)
+        assert [(e.kind, set(e.tokens)) for e in events] == [
+            (GRANT_CHANGED, set()), (GRANT_CHANGED, {"t1", "t2"}), (TOKENS_REVOKED, {"t1"}),
+            (CLIENT_UPDATED, set()), (CLIENT_DELETED, {"t2"})]
+        assert events[1].grant == grant and events[1].subject == grant.id
+        assert events[4].subject == product.id
+        seqs = [e.seq for e in events]
+        assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+        assert await store.last_account_event() == seqs[-1]
+        assert await store.account_events(after=seqs[2]) == events[3:]
+        # The store's own events reached it in the same order, as they were made.
+        assert opened.events == events
+
+
+async def test_deleting_a_user_revokes_their_tokens_and_their_products(
+        make: Callable[[], Store]) -> None:
+    async with started(make) as opened:
+        store = opened.store
+        dev = await store.create_user("dev@example.com", "hash")
+        other = await store.create_user("other@example.com", "hash")
+        product = await store.create_client("Heater", "", "digest", None, ["Thermostat read"],
+                                            dev.id)
+        await store.ensure_client("roost", "Roost", ["Away read"])
+        await store.add_token("dev's own", dev.id, "roost")
+        await store.add_token("other's, for dev's product", other.id, product.id)
+        await store.add_token("other's own", other.id, "roost")
+        await store.commit([thermostat(dev.id), thermostat(other.id, "kept")])
+
+        assert await store.delete_user(dev.id) is True
+        assert await store.delete_user(dev.id) is False
+        last = opened.events[-1]
+        assert (last.kind, last.subject) == (USER_DELETED, dev.id)
+        assert set(last.tokens) == {"dev's own", "other's, for dev's product"}
+        assert await store.user_by_id(dev.id) is None
+        assert await store.client(product.id) is None
+        assert await store.live_token("other's, for dev's product") is None
+        assert await store.live_token("other's own") is not None
+        assert [o.id for o in store.load()[0]] == ["kept"]
+
+
+async def test_data_changed_tells_of_writes_since_last_asked(make: Callable[[], Store]) -> None:
+    async with started(make) as opened:
+        store = opened.store
+        await store.data_changed()
+        assert await store.data_changed() is False
+        await store.create_user("ada@example.com", "hash")
+        product = await store.create_client("Heater", "", "digest", None, ["Away read"])
+        await store.delete_client(product.id)
+        assert await store.data_changed() is True
+        assert await store.data_changed() is False
+
+
+async def test_sqlite_sees_account_events_another_process_records(tmp_path: Path) -> None:
+    """The command line writes the file with a store of its own, never started."""
+    async with started(lambda: SQLiteStore(tmp_path / "shared.db")) as opened:
+        store = opened.store
+        seen = await store.last_account_event()
+        await store.data_changed()
+        other = SQLiteStore(tmp_path / "shared.db")
+        other.open()
+        try:
+            user = await other.create_user("ada@example.com", "hash")
+            product = await other.create_client("Heater", "", "digest", None, ["Away read"])
+            await other.add_token("t1", user.id, product.id)
+            await other.delete_client(product.id)
+        finally:
+            other.close()
+        assert await store.data_changed() is True
+        events = await store.account_events(after=seen)
+        assert [e.kind for e in events] == [GRANT_CHANGED, CLIENT_DELETED]
+        assert events[-1].tokens == ("t1",)
+        assert opened.events == []  # not this store's own
