@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import uuid
 from collections.abc import Mapping
 from datetime import timedelta
 
 from roost import clock
 from roost.auth import tokens
+from roost.http.errors import HttpError
 from roost.service import Service
 from roost.store import queries
 
@@ -25,11 +27,28 @@ PIN_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread
 PARAMETERS = ("client_id", "client_secret", "code", "grant_type")
 
 
-class OAuthError(Exception):
-    def __init__(self, description: str, status: int = 400) -> None:
-        super().__init__(description)
+class OAuthError(HttpError):
+    """A refusal of the OAuth endpoints, in their own envelope rather than the data API's;
+    never cached, since these answers are about credentials."""
+
+    logger = "roost.api"
+
+    def __init__(self, description: str, status: int = 400,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(status, description, {"Cache-Control": "no-store", **(headers or {})})
         self.description = description
-        self.status = status
+
+    def body(self) -> dict[str, str]:
+        return {"error": "oauth2_error", "error_description": self.description,
+                "instance_id": str(uuid.uuid4())}
+
+    @classmethod
+    def internal(cls) -> OAuthError:
+        return OAuthError("internal server error", 500)
+
+    @classmethod
+    def method_not_allowed(cls, method: str, allowed: str) -> OAuthError:
+        return OAuthError(f"{method} is not supported here", 405, {"Allow": allowed})
 
 
 def new_pin() -> str:
