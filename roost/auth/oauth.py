@@ -15,8 +15,8 @@ from datetime import timedelta
 
 from roost import clock
 from roost.auth import tokens
+from roost.auth.host import AccountHost
 from roost.http.errors import HttpError
-from roost.service import Service
 from roost.store import queries
 
 CODE_TTL = timedelta(minutes=10)
@@ -55,7 +55,7 @@ def new_pin() -> str:
     return "".join(secrets.choice(PIN_ALPHABET) for _ in range(PIN_LENGTH))
 
 
-async def issue_code(service: Service, user_id: str, product: queries.Client,
+async def issue_code(service: AccountHost, user_id: str, product: queries.Client,
                      structures: frozenset[str] | None = None) -> str:
     """The user allowed the product (into the chosen structures, or all): record the grant
     as accepted now, and a code for it."""
@@ -75,7 +75,7 @@ def _code_digest(code: str) -> str:
     return tokens.digest(code.upper() if len(code) == PIN_LENGTH else code)
 
 
-async def exchange(service: Service, params: Mapping[str, str]) -> str:
+async def exchange(service: AccountHost, params: Mapping[str, str]) -> str:
     """An access token for a code, or :class:`OAuthError` with Nest's description."""
     missing = [name for name in PARAMETERS if not params.get(name)]
     if missing:

@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from roost import clock
 from roost.auth import tokens
-from roost.service import Service
+from roost.auth.host import AccountHost
 from roost.store import queries
 
 COOKIE = "roost_session"
@@ -30,12 +30,12 @@ class Session:
         return hmac.compare_digest(self.csrf.encode(), offered.encode())
 
 
-def _csrf(service: Service, cookie: str) -> str:
+def _csrf(service: AccountHost, cookie: str) -> str:
     return hmac.new(service.secret.encode(), b"csrf:" + cookie.encode(),
                     hashlib.sha256).hexdigest()
 
 
-async def start(service: Service, user_id: str) -> str:
+async def start(service: AccountHost, user_id: str) -> str:
     """A new session for the user; the cookie value to set."""
     cookie = secrets.token_urlsafe(32)
     expires = clock.iso(service.clock() + LIFETIME)
@@ -45,7 +45,7 @@ async def start(service: Service, user_id: str) -> str:
     return cookie
 
 
-def find(service: Service, cookie: str | None) -> Session | None:
+def find(service: AccountHost, cookie: str | None) -> Session | None:
     if not cookie:
         return None
     row = service.store.read(lambda conn: queries.session(conn, tokens.digest(cookie)))
