@@ -13,7 +13,7 @@ from roost.http.errors import HttpError
 
 
 class BodyRefused(HttpError):
-    pass
+    """A body refused before the handler saw it; each API answers it in its own shape."""
 
 
 class TooLarge(BodyRefused):

@@ -10,6 +10,7 @@ route.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
@@ -33,6 +34,7 @@ def guarded(shape: type[HttpError], methods: Sequence[str] = (),
     allowed = ", ".join(methods)
 
     def decorate(handler: Handler[Answer]) -> Handler[Answer | Response]:
+        @functools.wraps(handler, updated=())  # its name, not an endpoint object's state
         async def guard(request: Request) -> Answer | Response:
             try:
                 if methods and request.method not in methods:
