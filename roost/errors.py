@@ -3,7 +3,8 @@
 Every data-API error body is ``{"error", "type", "message", "instance", "details"?}``; Nest's
 ``error`` and ``message`` were identical in every observed response, so one text fills both.
 Texts and ``details`` keys copy what real traffic showed (``docs/write-rules.md`` lists which
-were observed and which are Roost's choice where Nest's text was never seen)::
+were observed and which are Roost's choice where Nest's text was never seen). ``ApiError`` is
+one branch of Roost's HTTP error tree (:mod:`roost.http.errors`)::
 
     ApiError
      ├── 400  refusals from validation and the write rules
@@ -19,12 +20,21 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
+from typing import Any, ClassVar
+
+from roost.http.body import NotJson, TooLarge
+from roost.http.errors import HttpError, Translations
 
 TYPE_BASE = "https://developer.nest.com/documentation/cloud/error-messages#"
 
 
-class ApiError(Exception):
+class ApiError(HttpError):
+    logger = "roost.api"
+    translations: ClassVar[Translations] = {
+        TooLarge: lambda exc: too_large(exc.limit),
+        NotJson: lambda exc: invalid_json(exc.reason),
+    }
+
     def __init__(
         self,
         status: int,
@@ -33,12 +43,10 @@ class ApiError(Exception):
         details: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(text)
-        self.status = status
+        super().__init__(status, text, headers)
         self.text = text
         self.anchor = anchor
         self.details = details
-        self.headers = headers or {}
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -50,6 +58,16 @@ class ApiError(Exception):
         if self.details is not None:
             body["details"] = self.details
         return body
+
+    @classmethod
+    def internal(cls) -> ApiError:
+        return internal()
+
+    @classmethod
+    def method_not_allowed(cls, method: str, allowed: str) -> ApiError:
+        exc = method_not_allowed(method)
+        exc.headers = {"Allow": allowed}
+        return exc
 
 
 def fmt(value: float) -> str:

@@ -16,38 +16,50 @@ user's product answers 404, exactly like a missing one, so ids cannot be probed.
 
 from __future__ import annotations
 
-import logging
-from typing import Any
+from typing import Any, ClassVar
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from roost import errors
-from roost.api.rest import read_body
 from roost.auth import clients, tokens
+from roost.http.body import NotJson, TooLarge, read_body
+from roost.http.errors import HttpError, Translations
+from roost.http.guard import guarded
 from roost.service import Service
 from roost.store.records import Client
-
-log = logging.getLogger("roost.api")
 
 FIELDS = ("name", "description", "redirect_uri", "permissions")
 # Secrets travel in these answers; nothing on the way may keep a copy.
 NO_STORE = {"Cache-Control": "no-store"}
 
 
-class DeveloperError(Exception):
+class DeveloperError(HttpError):
+    logger = "roost.api"
+    translations: ClassVar[Translations] = {
+        TooLarge: lambda exc: DeveloperError(413, "too_large",
+                                             f"the body exceeds {exc.limit} bytes"),
+        NotJson: lambda exc: invalid("the body is not valid JSON"),
+    }
+
     def __init__(self, status: int, error: str, message: str,
                  headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
+        super().__init__(status, message, {**NO_STORE, **(headers or {})})
         self.error = error
         self.message = message
-        self.headers = headers or {}
 
-    def response(self) -> Response:
-        return JSONResponse({"error": self.error, "message": self.message},
-                            status_code=self.status, headers={**NO_STORE, **self.headers})
+    def body(self) -> dict[str, str]:
+        return {"error": self.error, "message": self.message}
+
+    @classmethod
+    def internal(cls) -> DeveloperError:
+        return DeveloperError(500, "internal", "internal error")
+
+    @classmethod
+    def method_not_allowed(cls, method: str, allowed: str) -> DeveloperError:
+        return DeveloperError(405, "method_not_allowed", f"{method} is not supported here",
+                              {"Allow": allowed})
 
 
 def invalid(message: str) -> DeveloperError:
@@ -112,16 +124,10 @@ class DeveloperApi:
     def __init__(self, service: Service, max_body: int) -> None:
         self.service = service
         self.max_body = max_body
+        self.guarded = guarded(DeveloperError)(self.handle)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive)
-        try:
-            response = await self.handle(request)
-        except DeveloperError as exc:
-            response = exc.response()
-        except Exception:
-            log.exception("%s %s failed", request.method, request.url.path)
-            response = DeveloperError(500, "internal", "internal error").response()
+        response = await self.guarded(Request(scope, receive))
         await response(scope, receive, send)
 
     async def handle(self, request: Request) -> Response:
@@ -142,8 +148,7 @@ class DeveloperApi:
             if method == "DELETE":
                 return await self.delete(user_id, client_id)
             allowed = "GET, PATCH, DELETE"
-        raise DeveloperError(405, "method_not_allowed", f"{method} is not supported here",
-                             {"Allow": allowed})
+        raise DeveloperError.method_not_allowed(method, allowed)
 
     async def caller(self, request: Request) -> str:
         """The user behind a first-party bearer token. Only the header is accepted: a token in
@@ -164,14 +169,9 @@ class DeveloperApi:
         return principal.user_id
 
     async def body(self, request: Request) -> Any:
-        """The body as JSON, read as the data API reads it; errors in this API's shape."""
-        try:
-            return await read_body(request, self.max_body)
-        except errors.ApiError as exc:
-            if exc.status == 413:
-                raise DeveloperError(413, "too_large",
-                                     f"the body exceeds {self.max_body} bytes") from None
-            raise invalid("the body is not valid JSON") from None
+        """The body as JSON, read as the data API reads it; its refusals are translated into
+        this API's shape by :class:`DeveloperError`."""
+        return await read_body(request, self.max_body)
 
     async def owned(self, user_id: str, client_id: str) -> Client:
         product = await self.service.store.client(client_id)

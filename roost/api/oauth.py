@@ -2,39 +2,31 @@
 
 from __future__ import annotations
 
-import uuid
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from roost.auth import oauth
+from roost.auth.oauth import OAuthError
+from roost.http.guard import guarded
 from roost.service import Service
 
 
-def oauth_error(status: int, description: str) -> JSONResponse:
-    """OAuth errors have their own envelope, not the data API's."""
-    return JSONResponse({"error": "oauth2_error", "error_description": description,
-                         "instance_id": str(uuid.uuid4())}, status_code=status,
-                        headers={"Cache-Control": "no-store"})
-
-
+@guarded(OAuthError)
 async def revoke(request: Request) -> Response:
     """``DELETE /oauth2/access_tokens/<token>``: 204, or 404 for an unknown or revoked token.
     Like Nest's, it needs no other credential than the token itself."""
     service: Service = request.app.state.service
     if await service.revoke(request.path_params["token"]):
         return Response(status_code=204)
-    return oauth_error(404, "access token not found")
+    raise OAuthError("access token not found", 404)
 
 
+@guarded(OAuthError)
 async def access_token(request: Request) -> Response:
     """``POST /oauth2/access_token``: parameters in the form body or in the query string."""
     params: dict[str, str] = dict(request.query_params)
     form = await request.form()
     params.update({k: str(v) for k, v in form.items()})
-    try:
-        token = await oauth.exchange(request.app.state.service, params)
-    except oauth.OAuthError as exc:
-        return oauth_error(exc.status, exc.description)
+    token = await oauth.exchange(request.app.state.service, params)
     return JSONResponse({"access_token": token, "expires_in": oauth.TOKEN_LIFETIME},
                         headers={"Cache-Control": "no-store", "Pragma": "no-cache"})

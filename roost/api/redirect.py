@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
 from roost import errors
-from roost.api.rest import error_response, token_of
+from roost.api.rest import token_of
 
 PUBLIC_PATHS = ("/openapi.json",)  # served without a token on the serving port too
 
@@ -34,7 +34,7 @@ class FrontDoor:
             try:
                 await self.authenticate(token_of(Request(scope)))
             except errors.ApiError as exc:
-                await error_response(exc)(scope, receive, send)
+                await exc.response()(scope, receive, send)
                 return
         headers = dict(scope["headers"])
         host = self.host or headers.get(b"host", b"127.0.0.1").decode("latin-1")

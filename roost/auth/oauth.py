@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import uuid
 from collections.abc import Mapping
 from datetime import timedelta
 
 from roost import clock
 from roost.auth import tokens
-from roost.service import Service
+from roost.auth.host import AccountHost
+from roost.http.errors import HttpError
 from roost.store.records import Client
 
 CODE_TTL = timedelta(minutes=10)
@@ -25,18 +27,35 @@ PIN_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread
 PARAMETERS = ("client_id", "client_secret", "code", "grant_type")
 
 
-class OAuthError(Exception):
-    def __init__(self, description: str, status: int = 400) -> None:
-        super().__init__(description)
+class OAuthError(HttpError):
+    """A refusal of the OAuth endpoints, in their own envelope rather than the data API's;
+    never cached, since these answers are about credentials."""
+
+    logger = "roost.api"
+
+    def __init__(self, description: str, status: int = 400,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(status, description, {"Cache-Control": "no-store", **(headers or {})})
         self.description = description
-        self.status = status
+
+    def body(self) -> dict[str, str]:
+        return {"error": "oauth2_error", "error_description": self.description,
+                "instance_id": str(uuid.uuid4())}
+
+    @classmethod
+    def internal(cls) -> OAuthError:
+        return OAuthError("internal server error", 500)
+
+    @classmethod
+    def method_not_allowed(cls, method: str, allowed: str) -> OAuthError:
+        return OAuthError(f"{method} is not supported here", 405, {"Allow": allowed})
 
 
 def new_pin() -> str:
     return "".join(secrets.choice(PIN_ALPHABET) for _ in range(PIN_LENGTH))
 
 
-async def issue_code(service: Service, user_id: str, product: Client,
+async def issue_code(service: AccountHost, user_id: str, product: Client,
                      structures: frozenset[str] | None = None) -> str:
     """The user allowed the product (into the chosen structures, or all): record the grant
     as accepted now, and a code for it."""
@@ -54,7 +73,7 @@ def _code_digest(code: str) -> str:
     return tokens.digest(code.upper() if len(code) == PIN_LENGTH else code)
 
 
-async def exchange(service: Service, params: Mapping[str, str]) -> str:
+async def exchange(service: AccountHost, params: Mapping[str, str]) -> str:
     """An access token for a code, or :class:`OAuthError` with Nest's description."""
     missing = [name for name in PARAMETERS if not params.get(name)]
     if missing:

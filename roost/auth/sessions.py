@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from roost import clock
 from roost.auth import tokens
-from roost.service import Service
+from roost.auth.host import AccountHost
 
 COOKIE = "roost_session"
 LIFETIME = timedelta(hours=12)
@@ -29,12 +29,12 @@ class Session:
         return hmac.compare_digest(self.csrf.encode(), offered.encode())
 
 
-def _csrf(service: Service, cookie: str) -> str:
+def _csrf(service: AccountHost, cookie: str) -> str:
     return hmac.new(service.secret.encode(), b"csrf:" + cookie.encode(),
                     hashlib.sha256).hexdigest()
 
 
-async def start(service: Service, user_id: str) -> str:
+async def start(service: AccountHost, user_id: str) -> str:
     """A new session for the user; the cookie value to set."""
     cookie = secrets.token_urlsafe(32)
     expires = clock.iso(service.clock() + LIFETIME)
@@ -43,7 +43,7 @@ async def start(service: Service, user_id: str) -> str:
     return cookie
 
 
-async def find(service: Service, cookie: str | None) -> Session | None:
+async def find(service: AccountHost, cookie: str | None) -> Session | None:
     if not cookie:
         return None
     found = await service.store.session(tokens.digest(cookie))

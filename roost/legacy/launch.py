@@ -20,7 +20,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from roost.api.rest import read_body
+from roost.http.body import read_body
 from roost.legacy import auth, buckets, session, snapshot, urls, weather
 from roost.legacy.errors import LegacyError, invalid_request
 from roost.legacy.snapshot import Entry

@@ -19,10 +19,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from roost import clock
-from roost.api.rest import read_raw
 from roost.auth import signin, tokens
 from roost.auth.principal import Principal
 from roost.auth.throttle import LoginThrottle
+from roost.http.body import read_raw
 from roost.legacy import auth, urls
 from roost.legacy.errors import LegacyError, invalid_request, unauthorized
 from roost.service import Service

@@ -31,8 +31,8 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.types import Receive
 
-from roost.api.rest import read_body
 from roost.auth.principal import Principal
+from roost.http.body import read_body
 from roost.legacy import auth, snapshot
 from roost.legacy.errors import invalid_request, route
 from roost.legacy.snapshot import Entry, Snapshot

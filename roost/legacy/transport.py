@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from roost.api.rest import read_body
+from roost.http.body import read_body
 from roost.legacy import auth, snapshot, writes
 from roost.legacy.errors import LegacyError, invalid_request, route
 from roost.legacy.writes import Put

@@ -21,7 +21,6 @@ change an object carry it as the data API shows it now.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -31,17 +30,17 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from roost import errors
-from roost.api.rest import error_response, read_body
 from roost.auth import tokens
 from roost.auth.principal import Principal
+from roost.http.body import read_body
+from roost.http.errors import Translations
+from roost.http.guard import guarded
 from roost.model import paths
 from roost.model.home import Obj
 from roost.service import Service
 from roost.settings import Settings
 from roost.simulator.control import Control, Invalid, NotFound, weather_json
 from roost.simulator.runner import Simulator
-
-log = logging.getLogger("roost.api")
 
 PREFIX = "/api/v1/sim"
 Handler = Callable[[Request, Principal], Awaitable[Response]]
@@ -68,6 +67,13 @@ def forbidden() -> errors.ApiError:
 def invalid(message: str, field: str | None = None) -> errors.ApiError:
     return errors.ApiError(400, message, "invalid-value",
                            {"field_name": field} if field else None)
+
+
+# What the simulator's control refuses, in the data API's envelope.
+CONTROL_ERRORS: Translations = {
+    NotFound: lambda exc: errors.ApiError(404, str(exc), "not-found", {"path": exc.path}),
+    Invalid: lambda exc: invalid(str(exc), exc.field),
+}
 
 
 class SimApi:
@@ -104,28 +110,16 @@ class SimApi:
     def _endpoint(self, handlers: dict[str, Handler]) -> Callable[[Request], Awaitable[Response]]:
         allowed = ", ".join(handlers)
 
+        @guarded(errors.ApiError, extra=CONTROL_ERRORS)
         async def endpoint(request: Request) -> Response:
-            try:
-                principal = await self._caller(request)
-                handler = handlers.get(request.method)
-                if not handlers:
-                    raise errors.ApiError(404, f"No simulator endpoint at {request.url.path}",
-                                          "not-found", {"path": request.url.path})
-                if handler is None:
-                    exc = errors.method_not_allowed(request.method)
-                    exc.headers = {"Allow": allowed}
-                    raise exc
-                return await handler(request, principal)
-            except errors.ApiError as exc:
-                return error_response(exc)
-            except NotFound as exc:
-                return error_response(
-                    errors.ApiError(404, str(exc), "not-found", {"path": exc.path}))
-            except Invalid as exc:
-                return error_response(invalid(str(exc), exc.field))
-            except Exception:
-                log.exception("%s %s failed", request.method, request.url.path)
-                return error_response(errors.internal())
+            principal = await self._caller(request)
+            handler = handlers.get(request.method)
+            if not handlers:
+                raise errors.ApiError(404, f"No simulator endpoint at {request.url.path}",
+                                      "not-found", {"path": request.url.path})
+            if handler is None:
+                raise errors.ApiError.method_not_allowed(request.method, allowed)
+            return await handler(request, principal)
 
         return endpoint
 

@@ -14,7 +14,6 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
-from roost.api.oauth import oauth_error
 from roost.auth import clients, oauth, sessions, signin
 from roost.auth.throttle import LoginThrottle
 from roost.model.schema import PERMISSION_TEXT, parse_permission
@@ -60,7 +59,7 @@ def _product_error(request: Request, product: Client | None, status: int,
                    description: str, text: str) -> Response:
     """Redirect-flow products get Nest's JSON error; PIN-flow users get a page."""
     if product is not None and product.redirect_uri is not None:
-        return oauth_error(status, description)
+        return oauth.OAuthError(description, status).response()
     return message(request, "Can't connect", text, status)
 
 

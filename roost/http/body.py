@@ -1,0 +1,50 @@
+"""Request bodies: read whole, refused past a size limit, parsed as JSON whatever the
+Content-Type (python-nest sends none). The refusals carry the facts; each API's error class
+translates them into its own shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+
+from roost.http.errors import HttpError
+
+
+class BodyRefused(HttpError):
+    """A body refused before the handler saw it; each API answers it in its own shape."""
+
+
+class TooLarge(BodyRefused):
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"Request body is larger than {limit} bytes")
+        self.limit = limit
+
+
+class NotJson(BodyRefused):
+    def __init__(self, reason: str) -> None:
+        super().__init__(400, "Invalid JSON in request body")
+        self.reason = reason
+
+
+async def read_raw(request: Request, limit: int) -> bytes:
+    """The body, refused with :class:`TooLarge` past ``limit`` bytes, however it is sent
+    (a declared Content-Length is refused before anything is read)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise TooLarge(limit)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise TooLarge(limit)
+    return bytes(body)
+
+
+async def read_body(request: Request, limit: int) -> Any:
+    """The body parsed as JSON; :class:`NotJson` if it is not."""
+    try:
+        return orjson.loads(await read_raw(request, limit))
+    except orjson.JSONDecodeError as exc:
+        raise NotJson(str(exc)) from None

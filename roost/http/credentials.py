@@ -1,0 +1,14 @@
+"""Who a request says it is, as HTTP spells it; which token an API accepts, and where else it
+looks for one, is that API's business."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token of an ``Authorization: Bearer`` header, or None."""
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip()
+    return None
