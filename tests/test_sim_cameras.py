@@ -16,11 +16,20 @@ import pytest
 from conftest import Api
 from nest import nest as pynest
 
+from roost.cloud.runner import Cloud
 from roost.simulator.cameras import CameraEvents
 
 
+class Cameras(CameraEvents):
+    """The cameras, with Nest's cloud beside them: it relaxes the security state."""
+
+    def __init__(self, api: Api) -> None:
+        super().__init__(api.service)
+        self.cloud = Cloud(api.service)
+
+
 @pytest.fixture
-def events(api: Api, monkeypatch: pytest.MonkeyPatch) -> CameraEvents:
+def events(api: Api, monkeypatch: pytest.MonkeyPatch) -> Cameras:
     clock = api.clock
 
     class Simulated(dt.datetime):
@@ -31,16 +40,18 @@ def events(api: Api, monkeypatch: pytest.MonkeyPatch) -> CameraEvents:
     # python-nest reads "now" as datetime.datetime.now(); give it the simulated clock.
     monkeypatch.setattr(pynest, "datetime",
                         types.SimpleNamespace(datetime=Simulated, timedelta=dt.timedelta))
-    return CameraEvents(api.service)
+    return Cameras(api)
 
 
-def trigger(api: Api, events: CameraEvents, kinds: set[str]) -> bool:
+def trigger(api: Api, events: Cameras, kinds: set[str]) -> bool:
     return api.client.portal.call(events.trigger, api.camera, kinds, api.clock())
 
 
-def step(api: Api, events: CameraEvents, minutes: float = 1) -> None:
+def step(api: Api, events: Cameras, minutes: float = 1) -> None:
+    """The cameras, then Nest's cloud, which relaxes the security state."""
     api.clock.advance(minutes=minutes)
     api.client.portal.call(events.step, api.clock())
+    api.client.portal.call(events.cloud.step, api.clock())
 
 
 def last_event(api: Api) -> dict[str, Any]:
@@ -65,7 +76,7 @@ def set_away(api: Api, away: str) -> None:
 
 @pytest.mark.parametrize("kinds", [{"motion"}, {"sound"}, {"person"},
                                    {"motion", "sound", "person"}])
-def test_event_is_ongoing_then_ends(api: Api, events: CameraEvents, kinds: set[str]) -> None:
+def test_event_is_ongoing_then_ends(api: Api, events: Cameras, kinds: set[str]) -> None:
     start = api.clock()
     assert trigger(api, events, kinds)
     event = last_event(api)
@@ -86,7 +97,7 @@ def test_event_is_ongoing_then_ends(api: Api, events: CameraEvents, kinds: set[s
     assert ended["start_time"] == event["start_time"]
 
 
-def test_event_lasts_its_duration(api: Api, events: CameraEvents) -> None:
+def test_event_lasts_its_duration(api: Api, events: Cameras) -> None:
     assert api.client.portal.call(events.trigger, api.camera, {"motion"}, api.clock(),
                                   timedelta(minutes=3))
     step(api, events)
@@ -95,7 +106,7 @@ def test_event_lasts_its_duration(api: Api, events: CameraEvents) -> None:
     assert not ongoing(last_event(api))
 
 
-def test_new_event_gets_new_urls(api: Api, events: CameraEvents) -> None:
+def test_new_event_gets_new_urls(api: Api, events: Cameras) -> None:
     assert trigger(api, events, {"motion"})
     first = last_event(api)
     step(api, events, minutes=2)
@@ -107,7 +118,7 @@ def test_new_event_gets_new_urls(api: Api, events: CameraEvents) -> None:
         assert second[key] != first[key]
 
 
-def test_not_streaming_gets_no_event(api: Api, events: CameraEvents) -> None:
+def test_not_streaming_gets_no_event(api: Api, events: Cameras) -> None:
     before = last_event(api)
     response = api.put(f"/devices/cameras/{api.camera}", {"is_streaming": False})
     assert response.status_code == 200, response.text
@@ -117,14 +128,14 @@ def test_not_streaming_gets_no_event(api: Api, events: CameraEvents) -> None:
     assert security(api) == "ok"
 
 
-def test_offline_gets_no_event(api: Api, events: CameraEvents) -> None:
+def test_offline_gets_no_event(api: Api, events: Cameras) -> None:
     before = last_event(api)
     api.device_write(f"/devices/cameras/{api.camera}", {"is_online": False})
     assert not trigger(api, events, {"motion"})
     assert last_event(api) == before
 
 
-def test_person_while_away_deters_until_home(api: Api, events: CameraEvents) -> None:
+def test_person_while_away_deters_until_home(api: Api, events: Cameras) -> None:
     set_away(api, "away")
     assert security(api) == "ok"
     assert trigger(api, events, {"person"})
@@ -136,7 +147,7 @@ def test_person_while_away_deters_until_home(api: Api, events: CameraEvents) -> 
     assert security(api) == "ok"
 
 
-def test_deter_relaxes_without_person(api: Api, events: CameraEvents) -> None:
+def test_deter_relaxes_without_person(api: Api, events: Cameras) -> None:
     set_away(api, "away")
     assert trigger(api, events, {"person"})
     step(api, events, minutes=4)
@@ -151,19 +162,19 @@ def test_deter_relaxes_without_person(api: Api, events: CameraEvents) -> None:
     assert security(api) == "ok"
 
 
-def test_motion_while_away_does_not_deter(api: Api, events: CameraEvents) -> None:
+def test_motion_while_away_does_not_deter(api: Api, events: Cameras) -> None:
     set_away(api, "away")
     assert trigger(api, events, {"motion", "sound"})
     step(api, events)
     assert security(api) == "ok"
 
 
-def test_person_while_home_does_not_deter(api: Api, events: CameraEvents) -> None:
+def test_person_while_home_does_not_deter(api: Api, events: Cameras) -> None:
     assert trigger(api, events, {"person"})
     step(api, events)
     assert security(api) == "ok"
 
 
-def test_unknown_kind_is_refused(api: Api, events: CameraEvents) -> None:
+def test_unknown_kind_is_refused(api: Api, events: Cameras) -> None:
     with pytest.raises(ValueError):
         trigger(api, events, {"doorbell"})

@@ -1,6 +1,7 @@
 """Nest's cloud, stepping on its own: arrival windows that end, fan timers of thermostats
-nobody plays, Rush Hour peaks, Home/Away Assist. The server starts it always, whether or not
-it simulates anything (``roost serve --no-simulate`` included).
+nobody plays, Rush Hour peaks, Home/Away Assist, the security state relaxing. The server
+starts it always, whether or not it simulates anything (``roost serve --no-simulate``
+included).
 
 Every step writes through :class:`roost.batches.Batches`, as the simulator's reports do, so a
 step over 10,000 homes costs a few commits and never holds the loop for long. Steps come once
@@ -21,6 +22,7 @@ from roost.cloud.arrivals import ArrivalWindows
 from roost.cloud.fan_timers import FanTimers, Plays, nobody
 from roost.cloud.home_away import AWAY_AFTER, HomeAwayAssist
 from roost.cloud.rush_hour import RushHour
+from roost.cloud.security import SecurityState
 from roost.service import Service
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,7 @@ class Cloud:
         self.fan_timers = FanTimers(service, plays)
         self.rush_hour = RushHour(service)
         self.home_away = HomeAwayAssist(service, away_after)
+        self.security = SecurityState(service)
         self._stopping = asyncio.Event()
 
     async def run(self, tick: timedelta = TICK) -> None:
@@ -77,7 +80,8 @@ class Cloud:
         now = now or self.service.clock()
         async with Batches(self.service, log) as batches:
             ends = [await self.arrivals.step(now, batches),
-                    await self.fan_timers.step(now, batches)]
+                    await self.fan_timers.step(now, batches),
+                    await self.security.step(now, batches)]
             await self.rush_hour.step(now, batches)
         await self.home_away.step(now)
         return min((end for end in ends if end is not None), default=None)

@@ -470,6 +470,9 @@ _STRUCTURES = [
     # Since when, and set by whom: 1 for Home/Away Assist, 0 for a person.
     _stored("structures", "away_since", "string", "When away last changed",
             legacy("structure", "away_timestamp", None, seconds), format="date-time"),
+    _stored("structures", "person_seen", "string",
+            "When a camera last saw a person while away (what deter relaxes from)",
+            format="date-time"),
     _stored("structures", "away_setter", "integer", "Who set away: 1 Home/Away Assist, 0 a person",
             legacy("structure", "away_setter", 0), enum=(0, 1)),
 ]

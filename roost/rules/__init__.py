@@ -59,5 +59,7 @@ def plan(home: Home, obj: Obj, values: dict[str, Any], now: datetime,
     after = obj.evolve(d)
     if obj.kind == "smoke_co_alarms":
         return [after, *alarm.safety_shutoff(home, obj, after)]
+    if obj.kind == "cameras":
+        return [after, *camera.person_seen(home, obj, values, now)]
     thermostats = structure.set_away(home, obj, d, values.get("away"), now, system=True)
     return [after, *thermostats]

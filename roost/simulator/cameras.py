@@ -1,9 +1,10 @@
-"""Camera events and the structure's security state (spec §8.5, §8.6).
+"""Camera events (spec §8.5).
 
-A camera that sees motion, sound or a person reports it as ``last_event``; Nest's own logic
-raises ``wwn_security_state`` to ``deter`` when a person is seen while the home is away, and
-relaxes it later. Like the rest of the simulator, everything goes through
-:meth:`Service.write` as the system principal, so the rules, versions and streams see it.
+A camera that sees motion, sound or a person reports it as ``last_event``, through
+:meth:`Service.write` as the system principal like the rest of the simulator. What Nest made
+of a person seen while the home is away (``wwn_security_state``, spec §8.6) is not the
+camera's doing: a write rule raises ``deter`` (:mod:`roost.rules.camera`) and Nest's cloud
+relaxes it (:mod:`roost.cloud.security`).
 
 An ongoing event is written **without** ``end_time``: python-nest's ``CameraEvent.is_ongoing``
 reads an absent ``end_time`` as ongoing whatever the clocks say, while its other two cases
@@ -21,7 +22,6 @@ from typing import Any
 from roost import errors
 from roost.auth.principal import system
 from roost.clock import iso
-from roost.model.home import Obj
 from roost.service import Service
 
 log = logging.getLogger(__name__)
@@ -30,8 +30,6 @@ KINDS = frozenset({"motion", "sound", "person"})
 DURATION = timedelta(seconds=40)
 # Image and clip URLs of an event stay valid for a week, as the demo camera's do.
 URLS_VALID = timedelta(days=7)
-# The security guide re-evaluates deter "after several minutes" without a person event.
-RELAX = timedelta(minutes=5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,14 +40,11 @@ class _Ongoing:
 
 
 class CameraEvents:
-    """Events of every camera and the security state of their structures."""
+    """Events of every camera."""
 
-    def __init__(self, service: Service, relax: timedelta = RELAX) -> None:
+    def __init__(self, service: Service) -> None:
         self.service = service
-        self.relax = relax
         self._ongoing: dict[str, _Ongoing] = {}  # camera id -> its event not yet ended
-        # structure id -> when a person was last seen while away: what relaxing waits on.
-        self._last_person: dict[str, datetime] = {}
 
     async def trigger(self, camera_id: str, kinds: set[str], now: datetime,
                       duration: timedelta = DURATION) -> bool:
@@ -71,12 +66,10 @@ class CameraEvents:
             return False
         # A new event replaces the one in progress, as last_event holds only one.
         self._ongoing[camera_id] = _Ongoing(cam.user_id, now + duration, event)
-        if "person" in kinds:
-            await self._person_seen(cam, now)
         return True
 
     async def step(self, now: datetime) -> None:
-        """End the events whose time has come, then re-evaluate every deter state."""
+        """End the events whose time has come."""
         for camera_id, ongoing in list(self._ongoing.items()):
             if ongoing.ends > now:
                 continue
@@ -90,33 +83,6 @@ class CameraEvents:
             except errors.ApiError:
                 # Deleted since: there is no last_event left to end.
                 log.warning("ending camera event for %s refused", camera_id, exc_info=True)
-        for structure in [o for o in list(self.service.home.committed.values())
-                          if o.kind == "structures" and not o.deleted
-                          and o.data.get("wwn_security_state") == "deter"]:
-            await self._reevaluate(structure, now)
-
-    async def _person_seen(self, cam: Obj, now: datetime) -> None:
-        structure = self.service.home.get("structures", cam.structure_id)
-        if structure is None or structure.data.get("away") != "away":
-            return
-        self._last_person[structure.id] = now
-        await self._security(structure, "deter")
-
-    async def _reevaluate(self, structure: Obj, now: datetime) -> None:
-        if structure.data.get("away") == "away":
-            # A deter this simulator did not raise (an import, a test) waits a full period.
-            seen = self._last_person.setdefault(structure.id, now)
-            if now - seen < self.relax:
-                return
-        self._last_person.pop(structure.id, None)
-        await self._security(structure, "ok")
-
-    async def _security(self, structure: Obj, state: str) -> None:
-        try:
-            await self.service.write(system(structure.user_id), ("structures", structure.id),
-                                     {"wwn_security_state": state})
-        except errors.ApiError:
-            log.warning("security state of %s refused", structure.id, exc_info=True)
 
 
 def _event(camera_id: str, kinds: set[str], now: datetime) -> dict[str, Any]:

@@ -257,3 +257,20 @@ def test_a_room_with_a_device_in_it_is_not_dropped(house: Writes) -> None:
     assert "still has a device in it" in str(refused)
     house.write("structures", HOME_ID, wheres={**rooms, "attic": {"name": " Attic "}})
     assert house.structure()["wheres"]["attic"] == {"where_id": "attic", "name": "Attic"}
+
+
+def test_a_person_seen_while_away_deters_in_the_same_commit(house: Writes) -> None:
+    person = {"has_person": True, "has_motion": True, "start_time": iso(NOW)}
+    house.write("structures", HOME_ID, system=True, away="home")
+    changed = house.write("cameras", "camera-1", system=True, last_event=person)
+    assert [o.kind for o in changed] == ["cameras"]  # at home, a person is no news
+    house.write("structures", HOME_ID, system=True, away="away")
+    changed = house.write("cameras", "camera-1", system=True, last_event=person)
+    assert [o.kind for o in changed] == ["cameras", "structures"]
+    home_now = house.get("structures", HOME_ID).data
+    assert (home_now["wwn_security_state"], home_now["person_seen"]) == ("deter", iso(NOW))
+    # The event's end is not a new sighting, and motion alone deters nobody.
+    ended = {**person, "end_time": iso(NOW + timedelta(minutes=1))}
+    assert len(house.write("cameras", "camera-1", system=True, last_event=ended)) == 1
+    motion = {"has_person": False, "has_motion": True, "start_time": iso(NOW)}
+    assert len(house.write("cameras", "camera-1", system=True, last_event=motion)) == 1
