@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any, TypeVar
@@ -37,12 +38,14 @@ class AsyncRoost:
     """
 
     def __init__(self, url: str, token: str | None = None, *, timeout: float = 10.0,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+                 transport: httpx.AsyncBaseTransport | None = None,
+                 verify: ssl.SSLContext | bool | str = True) -> None:
         self.url = url.rstrip("/")
         self.token = token
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.http = httpx.AsyncClient(base_url=self.url, headers=headers, timeout=timeout,
-                                      follow_redirects=True, transport=transport)
+                                      follow_redirects=True, transport=transport,
+                                      verify=calls.tls(verify))
         self.products = AsyncProducts(self._run)
         self.sim = AsyncSim(self._run)
 

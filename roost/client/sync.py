@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
@@ -40,13 +41,15 @@ class Roost:
     """
 
     def __init__(self, url: str, token: str | None = None, *, timeout: float = 10.0,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None,
+                 verify: ssl.SSLContext | bool | str = True) -> None:
         self.url = url.rstrip("/")
         self.token = token
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         # Redirects followed: Nest's front door answered with a 307 to the serving host.
         self.http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout,
-                                 follow_redirects=True, transport=transport)
+                                 follow_redirects=True, transport=transport,
+                                 verify=calls.tls(verify))
         self.products = Products(self._run)
         self.sim = Sim(self._run)
 

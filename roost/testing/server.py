@@ -50,7 +50,9 @@ class RoostServer:
     def __init__(self, db: Path, keepalive: float = 0.5, start: datetime | None = None) -> None:
         self.db = db
         self.clock = ManualClock(start)
-        settings = Settings(db=str(db), keepalive=keepalive, simulate=False)
+        # A test database need not survive power loss: NORMAL spares a sync per commit.
+        settings = Settings(db=str(db), keepalive=keepalive, simulate=False,
+                            synchronous="NORMAL")
         self._loop: asyncio.AbstractEventLoop | None = None
 
         async def ready(service: Service) -> None:
