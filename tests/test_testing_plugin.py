@@ -32,6 +32,8 @@ def test_a_home_from_a_dict_with_values(roost_home: Any) -> None:
     assert home.protects == [] and home.cameras == []
     with pytest.raises(BadHome):
         roost_home(thermostat=1)
+    with pytest.raises(BadHome, match="lukewarm"):
+        roost_home(thermostats=[{"hvac_mode": "lukewarm"}])
 
 
 def test_each_test_home_belongs_to_its_own_user(roost_home: Any) -> None:

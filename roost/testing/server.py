@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import uvicorn
 
+from roost import errors
 from roost.app import create_app
 from roost.auth import passwords, tokens
 from roost.auth.principal import system
@@ -27,7 +28,7 @@ from roost.model.schema import PERMISSIONS
 from roost.service import Service
 from roost.settings import Settings
 from roost.simulator.runner import TICK
-from roost.testing.describe import new_objects
+from roost.testing.describe import BadHome, new_objects
 
 T = TypeVar("T")
 WAIT = 30.0  # the longest a start, a stop or one call on the server's loop may take
@@ -119,7 +120,12 @@ class RoostServer:
         store = self.service.store
         user = await store.create_user(email, self._password_hash)
         sid = defaults.new_id("structures")
-        made = await self.service.create_many(system(user.id), new_objects(description, sid))
+        try:
+            made = await self.service.create_many(system(user.id),
+                                                  new_objects(description, sid))
+        except errors.ApiError as exc:  # a value the field table refuses: nothing was made
+            await store.delete_user(user.id)
+            raise BadHome(f"the home cannot be made: {exc}") from None
         devices: dict[str, list[str]] = {"thermostats": [], "smoke_co_alarms": [],
                                          "cameras": []}
         for obj in made[1:]:
