@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 from rich.console import Console
 from rich.markup import escape
 
 from roost.client import ApiError, Roost, Unreachable
+from roost.client.calls import SIM
 from roost.client.objects import Weather
 from roost.client.sync import Sim
 from roost.settings import PORT
@@ -39,12 +40,20 @@ class Remote:
         self.token = token
 
     def __call__(self, act: Callable[[Sim], T]) -> T:
+        return self.with_client(lambda client: act(client.sim))
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        """Any request under the simulator's prefix (``""`` for its status), for a command
+        the typed methods of :class:`roost.client.sync.Sim` do not cover."""
+        return self.with_client(lambda client: client.request(method, f"{SIM}{path}", body))
+
+    def with_client(self, act: Callable[[Roost], T]) -> T:
         if not self.token:
             raise click.UsageError("no token: pass --token or set ROOST_TOKEN (from `roost "
                                    "token create`, or the one `roost serve --demo` prints)")
         with Roost(self.url, self.token, timeout=30) as client:
             try:
-                return act(client.sim)
+                return act(client)
             except ApiError as exc:
                 fail(str(exc))
             except Unreachable as exc:

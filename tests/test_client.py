@@ -23,6 +23,7 @@ from roost.client import (
     TokenRevoked,
     Unreachable,
 )
+from roost.client.sse import Event, Parser
 
 
 @pytest.fixture
@@ -48,6 +49,20 @@ def test_imports_nothing_of_the_server() -> None:
     assert [m for m in loaded if m != "roost" and not m.startswith("roost.client")] == []
 
 
+def test_sse_parser() -> None:
+    """Events end at a blank line; comments are skipped; data lines join; a put is split into
+    its path and data; other events' data is decoded JSON."""
+    lines = [": a comment", "event: put", 'data: {"path": "/", "data": {"a": 1}}', "",
+             "event: keep-alive", "data: null", "", "", "event: put",
+             'data: {"path": "/x",', 'data:  "data": 2}', "", "event: auth_revoked",
+             "data: null", "", "data: plain text", ""]
+    parser = Parser()
+    events = [e for line in lines if (e := parser.feed(line)) is not None]
+    assert events == [Event("put", {"a": 1}, "/"), Event("keep-alive", None),
+                      Event("put", 2, "/x"), Event("auth_revoked", None),
+                      Event("message", "plain text")]
+
+
 def test_reads_give_typed_objects(roost: Roost) -> None:
     home = roost.home()
     assert len(home.structures) == 1 and len(home.thermostats) == 2
@@ -67,6 +82,7 @@ def test_reads_give_typed_objects(roost: Roost) -> None:
     assert camera.last_event.has_person is True
     assert roost.get(f"/devices/thermostats/{at['bedroom']}/hvac_mode") == "heat-cool"
     assert roost.structure(at["structure"]).structure_id == at["structure"]
+    assert roost.request("GET", "/openapi.json")["openapi"].startswith("3.")
 
 
 def test_write_then_read_and_refusal_carries_nests_envelope(roost: Roost) -> None:

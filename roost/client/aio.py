@@ -65,6 +65,11 @@ class AsyncRoost:
             raise Unreachable(f"cannot reach Roost at {self.url}: {exc}") from exc
         return calls.answer(call, response)
 
+    async def request(self, method: str, path: str, body: Any = None) -> Any:
+        """Any request to the server with this client's token: the answer's JSON (None when
+        empty), or :class:`~roost.client.ApiError`."""
+        return await self._run(calls.Call(method, calls.location(path), body))
+
     async def get(self, path: str) -> Any:
         return await self._run(calls.read(path))
 

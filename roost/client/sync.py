@@ -71,6 +71,11 @@ class Roost:
 
     # -- the data API ----------------------------------------------------------------------
 
+    def request(self, method: str, path: str, body: Any = None) -> Any:
+        """Any request to the server with this client's token: the answer's JSON (None when
+        empty), or :class:`~roost.client.ApiError`."""
+        return self._run(calls.Call(method, calls.location(path), body))
+
     def get(self, path: str) -> Any:
         """Any data location as JSON (``/devices/thermostats/ID/hvac_mode``)."""
         return self._run(calls.read(path))
