@@ -1,22 +1,27 @@
 """``roost sim``: drive the simulator of a running server through its control API
-(``/api/v1/sim``, roost/simulator/routes.py), as any HTTP client could."""
+(``/api/v1/sim``, roost/simulator/routes.py) through :mod:`roost.client`."""
 
 from __future__ import annotations
 
 import sys
-from typing import Any, NoReturn
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
 
 import click
-import httpx
 from rich.console import Console
 from rich.markup import escape
 
+from roost.client import ApiError, Roost, Unreachable
+from roost.client.calls import SIM
+from roost.client.objects import Weather
+from roost.client.sync import Sim
 from roost.settings import PORT
 from roost.simulator.alarms import SCENARIOS
 from roost.simulator.cameras import DURATION
 from roost.simulator.control import KINDS
 
 # Soft-wrapped: ids and messages stay on one line whatever the terminal's width.
+T = TypeVar("T")
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -27,29 +32,32 @@ def fail(message: str) -> NoReturn:
 
 
 class Remote:
-    """The control API of one server, for one token."""
+    """The simulator of one server, for one token, through :mod:`roost.client`; a refusal or
+    an unreachable server ends the command with its message."""
 
     def __init__(self, url: str, token: str | None) -> None:
         self.url = url.rstrip("/")
         self.token = token
 
+    def __call__(self, act: Callable[[Sim], T]) -> T:
+        return self.with_client(lambda client: act(client.sim))
+
     def call(self, method: str, path: str, body: Any = None) -> Any:
+        """Any request under the simulator's prefix (``""`` for its status), for a command
+        the typed methods of :class:`roost.client.sync.Sim` do not cover."""
+        return self.with_client(lambda client: client.request(method, f"{SIM}{path}", body))
+
+    def with_client(self, act: Callable[[Roost], T]) -> T:
         if not self.token:
             raise click.UsageError("no token: pass --token or set ROOST_TOKEN (from `roost "
                                    "token create`, or the one `roost serve --demo` prints)")
-        try:
-            response = httpx.request(method, f"{self.url}/api/v1/sim{path}", json=body,
-                                     headers={"Authorization": f"Bearer {self.token}"},
-                                     timeout=30)
-        except httpx.HTTPError as exc:
-            fail(f"cannot reach Roost at {self.url}: {exc}")
-        if response.is_error:
+        with Roost(self.url, self.token, timeout=30) as client:
             try:
-                message = response.json()["message"]
-            except (ValueError, KeyError, TypeError):
-                message = response.text.strip() or response.reason_phrase
-            fail(f"{message} (HTTP {response.status_code})")
-        return response.json() if response.content else None
+                return act(client)
+            except ApiError as exc:
+                fail(str(exc))
+            except Unreachable as exc:
+                fail(str(exc))
 
 
 @click.group()
@@ -71,21 +79,21 @@ remote = click.make_pass_decorator(Remote)
 @remote
 def status(api: Remote) -> None:
     """Simulated time, speed, weather and your homes' outdoor temperatures."""
-    state = api.call("GET", "")
-    out.print(f"simulated time {state['time']}, speed {state['speed']:g}x, "
-              f"{'running' if state['running'] else 'not running (stepped by hand)'}")
-    out.print(f"weather: {describe_weather(state['weather'])}")
+    state = api(lambda sim: sim.status())
+    out.print(f"simulated time {state.time}, speed {state.speed:g}x, "
+              f"{'running' if state.running else 'not running (stepped by hand)'}")
+    out.print(f"weather: {describe_weather(state.weather)}")
     # One line per home rather than a table, which would cut ids short when narrow.
-    for sid, home in state["structures"].items():
+    for sid, home in state.structures.items():
         out.print(f"structure {sid}  {escape(home['name'])}  {home['time_zone']}  outdoor "
                   f"{home['outdoor_c']:g} °C")
 
 
-def describe_weather(w: dict[str, Any]) -> str:
-    if w["outdoor_c"] is not None:
-        return f"held at {w['outdoor_c']:g} °C"
-    return (f"daily cycle around {w['mean_c']:g} °C ± {w['amplitude_c']:g} °C, warmest at "
-            f"{w['warmest_hour']:g}h local time")
+def describe_weather(w: Weather) -> str:
+    if w.outdoor_c is not None:
+        return f"held at {w.outdoor_c:g} °C"
+    return (f"daily cycle around {w.mean_c:g} °C ± {w.amplitude_c:g} °C, warmest at "
+            f"{w.warmest_hour:g}h local time")
 
 
 @sim.command()
@@ -94,9 +102,9 @@ def describe_weather(w: dict[str, Any]) -> str:
 @remote
 def alarm(api: Remote, device_id: str, scenario: str) -> None:
     """Play a smoke+CO scenario on an alarm (clear ends it)."""
-    a = api.call("POST", f"/alarms/{device_id}", {"scenario": scenario})
-    out.print(f"{escape(a['name_long'])}: smoke {a['smoke_alarm_state']}, CO "
-              f"{a['co_alarm_state']}, battery {a['battery_health']}, ring {a['ui_color_state']}")
+    a = api(lambda sim: sim.alarm(device_id, scenario))
+    out.print(f"{escape(a.name_long or '')}: smoke {a.smoke_alarm_state}, CO "
+              f"{a.co_alarm_state}, battery {a.battery_health}, ring {a.ui_color_state}")
 
 
 @sim.command()
@@ -110,10 +118,9 @@ def alarm(api: Remote, device_id: str, scenario: str) -> None:
 def motion(api: Remote, camera_id: str, person: bool, sound: bool, duration: float) -> None:
     """Start a motion event on a camera."""
     kinds = ["motion", *(["person"] if person else []), *(["sound"] if sound else [])]
-    cam = api.call("POST", f"/cameras/{camera_id}/events",
-                   {"kinds": kinds, "duration": duration})
-    out.print(f"{escape(cam['name_long'])}: {', '.join(kinds)} since "
-              f"{cam['last_event']['start_time']}")
+    cam = api(lambda sim: sim.camera_event(camera_id, kinds, duration))
+    start = cam.last_event.start_time if cam.last_event else "?"
+    out.print(f"{escape(cam.name_long or '')}: {', '.join(kinds)} since {start}")
 
 
 @sim.command()
@@ -121,8 +128,8 @@ def motion(api: Remote, camera_id: str, person: bool, sound: bool, duration: flo
 @remote
 def arrive(api: Remote, structure_id: str) -> None:
     """Someone comes home."""
-    s = api.call("POST", f"/structures/{structure_id}/arrival")
-    out.print(f"{escape(s['name'])}: someone arrived; away is {s['away']}")
+    s = api(lambda sim: sim.arrive(structure_id))
+    out.print(f"{escape(s.name or '')}: someone arrived; away is {s.away}")
 
 
 @sim.command()
@@ -130,8 +137,8 @@ def arrive(api: Remote, structure_id: str) -> None:
 @remote
 def depart(api: Remote, structure_id: str) -> None:
     """Everyone leaves; Home/Away Assist sets the home away after a while."""
-    s = api.call("POST", f"/structures/{structure_id}/departure")
-    out.print(f"{escape(s['name'])}: everyone left; away is {s['away']} for now")
+    s = api(lambda sim: sim.depart(structure_id))
+    out.print(f"{escape(s.name or '')}: everyone left; away is {s.away} for now")
 
 
 @sim.command()
@@ -146,12 +153,13 @@ def weather(api: Remote, outdoor: float | None, cycle: bool, mean: float | None,
     """Show or change the weather of every simulated home."""
     if outdoor is not None and cycle:
         raise click.UsageError("use either --outdoor or --cycle")
-    body = {key: value for key, value in (("mean_c", mean), ("amplitude_c", amplitude),
-                                          ("warmest_hour", warmest_hour), ("outdoor_c", outdoor))
-            if value is not None}
+    body: dict[str, float | None] = {
+        key: value for key, value in (("mean_c", mean), ("amplitude_c", amplitude),
+                                      ("warmest_hour", warmest_hour), ("outdoor_c", outdoor))
+        if value is not None}
     if cycle:
         body["outdoor_c"] = None
-    w = api.call("PUT", "/weather", body) if body else api.call("GET", "/weather")
+    w = api(lambda sim: sim.set_weather(**body) if body else sim.weather())
     out.print(f"weather: {describe_weather(w)}")
 
 
@@ -164,9 +172,9 @@ def weather(api: Remote, outdoor: float | None, cycle: bool, mean: float | None,
 def add_structure(api: Remote, name: str, time_zone: str, postal_code: str,
                   country: str) -> None:
     """Add a structure to your account and print its id."""
-    s = api.call("POST", "/structures", {"name": name, "time_zone": time_zone,
-                                         "postal_code": postal_code, "country_code": country})
-    click.echo(s["structure_id"])
+    s = api(lambda sim: sim.add_structure(name=name, time_zone=time_zone,
+                                          postal_code=postal_code, country_code=country))
+    click.echo(s.structure_id)
 
 
 @sim.command("add-device")
@@ -179,8 +187,7 @@ def add_structure(api: Remote, name: str, time_zone: str, postal_code: str,
 def add_device(api: Remote, kind: str, structure_id: str, where: str | None,
                label: str) -> None:
     """Add a device to a structure and print its id."""
-    body = {"kind": kind, "structure_id": structure_id, "where": where, "label": label}
-    click.echo(api.call("POST", "/devices", body)["device_id"])
+    click.echo(api(lambda sim: sim.add_device(kind, structure_id, where, label))["device_id"])
 
 
 @sim.command()
@@ -189,12 +196,13 @@ def add_device(api: Remote, kind: str, structure_id: str, where: str | None,
 @remote
 def remove(api: Remote, what: str, object_id: str) -> None:
     """Remove a device, or a structure with all its devices."""
-    api.call("DELETE", f"/{what}s/{object_id}")
+    api(lambda sim: sim.remove_structure(object_id) if what == "structure"
+        else sim.remove_device(object_id))
     out.print(f"removed {what} {escape(object_id)}")
 
 
 def _set_online(api: Remote, device_id: str, online: bool) -> None:
-    d = api.call("PUT", f"/devices/{device_id}/online", {"online": online})
+    d = api(lambda sim: sim.set_online(device_id, online))
     out.print(f"{escape(d['name_long'])}: {'online' if d['is_online'] else 'offline'}")
 
 

@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
+from roost.client import Roost, Unreachable
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEED = 60
@@ -66,16 +66,11 @@ class Recorder:
         self._stop = True
 
     def _run(self) -> None:
-        headers = {"Authorization": f"Bearer {self.token}", "Accept": "text/event-stream"}
-        with httpx.stream("GET", f"{self.base}/", headers=headers, timeout=None) as response:
-            event = ""
-            for line in response.iter_lines():
+        with Roost(self.base, self.token) as roost:
+            for event in roost.stream("/", read_timeout=3600):
                 if self._stop:
                     return
-                if line.startswith("event:"):
-                    event = line[6:].strip()
-                elif line.startswith("data:") and event == "put":
-                    self._put(json.loads(line[5:])["data"])
+                self._put(event.data)
 
     def now(self) -> str:
         simulated, at = self.origin
@@ -150,15 +145,14 @@ def record(server: subprocess.Popen[str], base: str, out: Path) -> None:
     if not token:
         sys.exit("the server printed no demo token")
     threading.Thread(target=server.stdout.read, daemon=True).start()  # keep the pipe empty
+    client = Roost(base, token)
     for _ in range(100):
         try:
-            httpx.get(f"{base}/openapi.json").raise_for_status()
+            client.get("/openapi.json")
             break
-        except httpx.HTTPError:
+        except Unreachable:
             time.sleep(0.1)
-    client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"},
-                          follow_redirects=True)
-    home = client.get("/").json()
+    home = client.get("/")
     structure_id, structure = next(iter(home["structures"].items()))
     thermostats = home["devices"]["thermostats"]
     living = next(i for i, t in thermostats.items() if t["name"].startswith("Living Room"))
@@ -174,37 +168,36 @@ def record(server: subprocess.Popen[str], base: str, out: Path) -> None:
         return lambda state: state.get("/" + path)
 
     def status() -> None:
-        simulated = client.get("/api/v1/sim").json()["time"]
+        simulated = client.sim.status().time
         rec.origin = (datetime.fromisoformat(simulated.replace("Z", "+00:00")), time.monotonic())
 
     status()
     start = field(f"{thermostat}/ambient_temperature_f")(rec.state)
     target = int(start) + 4
     rec.note(f"-- PUT {names[living]} target_temperature_f {target} (room at {start} °F)")
-    client.put(f"/{thermostat}", json={"target_temperature_f": target}).raise_for_status()
+    client.put(thermostat, {"target_temperature_f": target})
     rec.wait("hvac_state heating", lambda s: field(f"{thermostat}/hvac_state")(s) == "heating")
     rec.wait("the room at the set point",
              lambda s: field(f"{thermostat}/ambient_temperature_f")(s) >= target)
     rec.wait("hvac_state off", lambda s: field(f"{thermostat}/hvac_state")(s) == "off")
     status()
     rec.note("-- simulator: everyone leaves")
-    client.post(f"/api/v1/sim/structures/{structure_id}/departure").raise_for_status()
+    client.sim.depart(structure_id)
     rec.wait("away", lambda s: field(f"structures/{structure_id}/away")(s) == "away")
     rec.wait("eco", lambda s: field(f"{thermostat}/hvac_mode")(s) == "eco")
     status()
     rec.note("-- simulator: someone comes home")
-    client.post(f"/api/v1/sim/structures/{structure_id}/arrival").raise_for_status()
+    client.sim.arrive(structure_id)
     rec.wait("home", lambda s: field(f"structures/{structure_id}/away")(s) == "home")
     rec.wait("heat again", lambda s: field(f"{thermostat}/hvac_mode")(s) == "heat")
     status()
     rec.note("-- simulator: smoke in the hallway")
-    client.post(f"/api/v1/sim/alarms/{alarm}", json={"scenario": "smoke-emergency"}
-                ).raise_for_status()
+    client.sim.alarm(alarm, "smoke-emergency")
     rec.wait("smoke emergency",
              lambda s: field(f"structures/{structure_id}/smoke_alarm_state")(s) == "emergency")
     status()
     rec.note("-- simulator: the smoke clears")
-    client.post(f"/api/v1/sim/alarms/{alarm}", json={"scenario": "clear"}).raise_for_status()
+    client.sim.alarm(alarm, "clear")
     rec.wait("all clear", lambda s: field(f"structures/{structure_id}/smoke_alarm_state")(s)
              == "ok")
     rec.stop()
