@@ -17,6 +17,7 @@ from rich.table import Table
 from roost import demo
 from roost.app import create_app
 from roost.auth import clients, passwords, tokens
+from roost.cli_device import device
 from roost.cli_sim import sim
 from roost.clock import system_clock
 from roost.model.schema import PERMISSIONS
@@ -41,6 +42,7 @@ def main() -> None:
 
 
 main.add_command(sim)  # talks to a running server over HTTP, unlike the commands here
+main.add_command(device)
 
 
 @main.command()
@@ -68,15 +70,25 @@ main.add_command(sim)  # talks to a running server over HTTP, unlike the command
               "legacy clients speak only https.")
 @click.option("--keyfile", type=click.Path(exists=True, dir_okay=False),
               help="The certificate's private key (PEM, unencrypted).")
+@click.option("--device-origin", default=None,
+              help="Public origin thermostats reach this server at, e.g. "
+              "http://192.168.1.5:8000; the URLs handed to them are built from it "
+              "(docs/devices.md).")
+@click.option("--device-hold", default=290.0, show_default=True, type=float, hidden=True,
+              help="Seconds a thermostat's subscribe is held.")
+@click.option("--device-offline-after", default=360.0, show_default=True, type=float,
+              hidden=True, help="Seconds without a call before a thermostat is offline.")
 @click.option("--log-level", default="info", show_default=True)
 def serve(host: str, port: int, db: str, with_demo: bool, redirect_port: int | None,
           keepalive: float, synchronous: str, speed: float, simulate: bool,
-          certfile: str | None, keyfile: str | None, log_level: str) -> None:
+          certfile: str | None, keyfile: str | None, device_origin: str | None,
+          device_hold: float, device_offline_after: float, log_level: str) -> None:
     """Serve the Works with Nest API and the legacy mobile API."""
     check_tls(certfile, keyfile)
     scheme = "https" if certfile else "http"
     settings = Settings(db=db, keepalive=keepalive, synchronous=synchronous, speed=speed,
-                        simulate=simulate)
+                        simulate=simulate, device_origin=device_origin,
+                        device_hold=device_hold, device_offline_after=device_offline_after)
 
     async def ready(service: Service) -> None:
         if with_demo:
