@@ -94,6 +94,8 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock,
     app.state.simulator = simulator
     app.state.cloud = cloud
     app.state.devices = devices
+    # What --device-port serves: the device protocol alone, at the root the firmware expects.
+    app.state.device_app = Starlette(routes=device.routes(devices, settings.device_origin))
     app.state.login_throttle = LoginThrottle(clock)
     app.state.settings = settings
     return app
