@@ -17,6 +17,7 @@ import asyncio
 import hashlib
 import hmac
 import time
+import weakref
 from dataclasses import dataclass
 
 from roost import errors
@@ -55,7 +56,8 @@ def key_digest(entry_key: str) -> str:
 
 
 _failures: dict[str, list[float]] = {}
-_attaching = asyncio.Lock()
+# One attach at a time per service: the claimant and the claim's account event both ask.
+_attaching: weakref.WeakKeyDictionary[Service, asyncio.Lock] = weakref.WeakKeyDictionary()
 
 
 def _throttled(user_id: str) -> bool:
@@ -105,7 +107,7 @@ def device_id_for(service: Service, serial: str) -> str:
 async def attach(service: Service, serial: str) -> Claimed:
     """Make the claimed device a thermostat of its owner's home, once: a second call (the
     account event of a claim this process made) finds it made."""
-    async with _attaching:
+    async with _attaching.setdefault(service, asyncio.Lock()):
         record = await service.store.device(serial)
         if record is None or record.user_id is None:
             raise ClaimRefused(404, f"device {serial} is not claimed")

@@ -327,3 +327,16 @@ def test_restart_keeps_buckets_revisions_and_ownership(server: RoostProcess) -> 
     assert objects is not None
     assert objects[0]["object_revision"] > stamps[f"shared.{SERIAL}"][0]
     held.close()
+
+
+def test_a_quiet_hold_ends_empty_at_its_end(server: RoostProcess) -> None:
+    """The server's close drives the device's cycle: at suspend-time-max − 10 s the body
+    ends with no JSON, and no byte comes before it."""
+    device, _ = paired(server)
+    held = device.subscribe()
+    assert held.headers["x-nl-suspend-time-max"] == "16"  # --device-hold 6, plus 10
+    started = time.monotonic()
+    assert held.next(timeout=10.0) is None
+    assert 5.0 <= time.monotonic() - started < 8.0
+    assert held.raw == []
+    held.close()

@@ -48,7 +48,7 @@ def routes(registry: Registry, device_origin: str | None) -> list[BaseRoute]:
 
 def api_routes(registry: Registry) -> list[BaseRoute]:
     """What a user's own app calls: claiming a device."""
-    return [_route("/api/v1/pairings", Pairings(registry.service).create, "POST")]
+    return [_route("/api/v1/pairings", Pairings(registry).create, "POST")]
 
 
 __all__ = ["Registry", "api_routes", "routes"]

@@ -13,16 +13,17 @@ from starlette.responses import JSONResponse, Response
 
 from roost import pairing
 from roost.device.errors import DeviceError, malformed
+from roost.device.registry import Registry
 from roost.http.body import read_body
 from roost.http.credentials import bearer_token
-from roost.service import Service
 
 MAX_BODY = 4 * 1024
 
 
 class Pairings:
-    def __init__(self, service: Service) -> None:
-        self.service = service
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self.service = registry.service
 
     async def create(self, request: Request) -> Response:
         principal = await self.service.authenticate(bearer_token(request))
@@ -42,5 +43,7 @@ class Pairings:
                                           structure_id)
         except pairing.ClaimRefused as refused:
             raise DeviceError(refused.status, str(refused)) from None
+        # Answered once the thermostat shows what the device reported.
+        await self.registry.claimed(claimed.serial)
         return JSONResponse({"device_id": claimed.device_id, "serial": claimed.serial,
                              "structure_id": claimed.structure_id}, status_code=201)

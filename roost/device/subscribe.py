@@ -13,6 +13,7 @@ the hold's end (suspend-time-max − 10 s), and the device subscribes again.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -109,7 +110,7 @@ class Subscribe:
                 chunk = await self._next(device, hold, loop.time() + BATCH)
         finally:
             device.holds.remove(hold)
-            await self.registry.called(device)
+            device.last_call = time.monotonic()  # it called until now
 
     async def _next(self, device: Device, hold: Hold, deadline: float) -> list[Stamped] | None:
         """The next chunk for this subscribe, or None when it should end: at ``deadline``,
@@ -117,6 +118,13 @@ class Subscribe:
         registry = self.registry
         loop = asyncio.get_running_loop()
         while True:
+            # The next change is asked for before this one is looked at, so a commit made
+            # while the device's buckets are worked out and saved wakes the next wait.
+            # An unclaimed device's wait is woken only by the claim, or by the server's
+            # shutdown, which wakes every waiter (no user has the empty id).
+            change = None if registry.service.stopping else \
+                registry.service.changed(device.user_id if device.claimed else "")
+            await registry.refresh(device)
             if hold.chunks:
                 chunk = [obj for waiting in hold.chunks for obj in waiting]
                 hold.chunks.clear()
@@ -125,13 +133,10 @@ class Subscribe:
             if hold.ended or registry.service.stopping or remaining <= 0:
                 return None
             hold.rearm()
-            change = registry.service.changed(device.user_id) if device.claimed else None
             waits: set[asyncio.Future[None]] = {hold.woken}
             if change is not None:
                 waits.add(change)
             await asyncio.wait(waits, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
-            if change is not None and change.done() and not registry.service.stopping:
-                await registry.refresh(device)
 
 
 async def _once(objects: list[Stamped]) -> AsyncIterator[bytes]:
