@@ -138,6 +138,9 @@ def test_no_serial_oversized_and_endless_bodies(server: RoostProcess) -> None:
                                 headers=headers)
         assert answer.status == 400 and "serial" in answer.json()["error"]
     big = b'{"objects": [], "pad": "' + b"x" * 300_000 + b'"}'
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    assert nobody.request("POST", "/entry", raw=b"mac=" + b"x" * 10_000,
+                          headers=form).status == 413
     assert nobody.request("POST", "/nest/transport/v7/put", raw=big).status == 413
     conn = Connection("127.0.0.1", server.port)
     conn.send("POST", "/nest/transport/v7/subscribe", nobody.headers,

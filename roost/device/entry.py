@@ -14,7 +14,7 @@ import logging
 import secrets
 import string
 import time
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -22,11 +22,13 @@ from starlette.responses import JSONResponse, Response
 from roost import pairing
 from roost.device import identity
 from roost.device.registry import Registry
+from roost.http.body import read_raw
 
 log = logging.getLogger("roost.device")
 
 PREFIX = "/nest"  # the device's paths; WWN data locations never start with it
 TRANSPORT = f"{PREFIX}/transport"
+MAX_FORM = 4 * 1024  # /entry's form is a few fields
 KEY_LIFETIME_MS = 60 * 60 * 1000  # an hour; the firmware wants at least 30 minutes ahead
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -57,17 +59,16 @@ class Entry:
 
     async def entry(self, request: Request) -> Response:
         """The device's URLs (``POST`` form or ``GET``)."""
+        facts: dict[str, str] = {}
         if request.method == "POST":
-            form = await request.form()
-            facts = {k: str(form.get(k, ""))[:64] for k in
-                     ("reset", "mac", "model", "software_version")}
-        else:
-            facts = {}
+            form = parse_qs((await read_raw(request, MAX_FORM)).decode("latin-1"))
+            facts = {k: form[k][0][:64] for k in ("reset", "mac", "model", "software_version")
+                     if k in form}
         try:
             who = identity.serial(request)
         except Exception:
             who = "unnamed"
-        log.info("device %s entry %s", who, " ".join(f"{k}={v}" for k, v in facts.items()))
+        log.info("device %s entry %s", who, " ".join(f"{k}={v!r}" for k, v in facts.items()))
         base = origin(request, self.device_origin)
         transport = base + TRANSPORT
         return JSONResponse({
