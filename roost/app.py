@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from roost import device
 from roost.api import oauth
 from roost.api.developer import DeveloperApi
 from roost.api.rest import DataEndpoint
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock,
     simulator = Simulator(service, speed=settings.speed, occupancy=cloud.home_away,
                           outdoors=outdoors)
     cloud.fan_timers.plays = simulator.plays if settings.simulate else nobody
+    devices = device.Registry(service, settings.device_hold, settings.device_offline_after)
 
     async def openapi_json(request: Request) -> Response:
         return JSONResponse(spec)
@@ -51,6 +53,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock,
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await service.start()
+        await devices.start()
         if on_ready is not None:
             await on_ready(service)
         # Started after on_ready, so the first steps see the home it prepared.
@@ -65,6 +68,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock,
                 simulator.stop()
                 await running
             await clouding
+            await devices.stop()
             await service.stop()
             service.store.close()
 
@@ -80,6 +84,8 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock,
             Route("/api/v1/clients/{client_id}", developer),
             *SimApi(service, simulator, settings).routes(),
             *legacy.routes(service, settings, outdoors),
+            *device.routes(devices, settings.device_origin),
+            *device.api_routes(devices),
             Route("/{path:path}", DataEndpoint(service, settings)),
         ],
         lifespan=lifespan,
@@ -87,6 +93,9 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock,
     app.state.service = service
     app.state.simulator = simulator
     app.state.cloud = cloud
+    app.state.devices = devices
+    # What --device-port serves: the device protocol alone, at the root the firmware expects.
+    app.state.device_app = Starlette(routes=device.routes(devices, settings.device_origin))
     app.state.login_throttle = LoginThrottle(clock)
     app.state.settings = settings
     return app

@@ -17,9 +17,11 @@ from rich.table import Table
 from roost import demo
 from roost.app import create_app
 from roost.auth import clients, passwords, tokens
+from roost.cli_device import device
 from roost.cli_sim import sim
 from roost.clock import system_clock
 from roost.model.schema import PERMISSIONS
+from roost.server import DevicePort
 from roost.server import serve as run_server
 from roost.service import Service
 from roost.settings import PORT, Settings
@@ -41,6 +43,7 @@ def main() -> None:
 
 
 main.add_command(sim)  # talks to a running server over HTTP, unlike the commands here
+main.add_command(device)
 
 
 @main.command()
@@ -68,15 +71,36 @@ main.add_command(sim)  # talks to a running server over HTTP, unlike the command
               "legacy clients speak only https.")
 @click.option("--keyfile", type=click.Path(exists=True, dir_okay=False),
               help="The certificate's private key (PEM, unencrypted).")
+@click.option("--device-origin", default=None,
+              help="Public origin thermostats reach this server at, e.g. "
+              "http://192.168.1.5:8000; the URLs handed to them are built from it "
+              "(docs/devices.md).")
+@click.option("--device-port", type=int, default=None,
+              help="Also serve the device protocol alone on this port (docs/devices.md).")
+@click.option("--device-certfile", type=click.Path(exists=True, dir_okay=False),
+              help="Serve the device port over TLS with this PEM certificate (chain), for "
+              "firmware built with your own CA; needs --device-keyfile.")
+@click.option("--device-keyfile", type=click.Path(exists=True, dir_okay=False),
+              help="The device certificate's private key (PEM, unencrypted).")
+@click.option("--device-hold", default=290.0, show_default=True, type=float, hidden=True,
+              help="Seconds a thermostat's subscribe is held.")
+@click.option("--device-offline-after", default=360.0, show_default=True, type=float,
+              hidden=True, help="Seconds without a call before a thermostat is offline.")
 @click.option("--log-level", default="info", show_default=True)
 def serve(host: str, port: int, db: str, with_demo: bool, redirect_port: int | None,
           keepalive: float, synchronous: str, speed: float, simulate: bool,
-          certfile: str | None, keyfile: str | None, log_level: str) -> None:
+          certfile: str | None, keyfile: str | None, device_origin: str | None,
+          device_port: int | None, device_certfile: str | None, device_keyfile: str | None,
+          device_hold: float, device_offline_after: float, log_level: str) -> None:
     """Serve the Works with Nest API and the legacy mobile API."""
     check_tls(certfile, keyfile)
+    check_tls(device_certfile, device_keyfile, "--device-certfile", "--device-keyfile")
+    if device_certfile and device_port is None:
+        raise click.UsageError("--device-certfile needs --device-port")
     scheme = "https" if certfile else "http"
     settings = Settings(db=db, keepalive=keepalive, synchronous=synchronous, speed=speed,
-                        simulate=simulate)
+                        simulate=simulate, device_origin=device_origin,
+                        device_hold=device_hold, device_offline_after=device_offline_after)
 
     async def ready(service: Service) -> None:
         if with_demo:
@@ -93,6 +117,9 @@ def serve(host: str, port: int, db: str, with_demo: bool, redirect_port: int | N
         console.print(f"Roost serving {scheme}://{host}:{port}/ from {db}")
         if redirect_port is not None:
             console.print(f"front door: http://{host}:{redirect_port}/ redirects to it")
+        if device_port is not None:
+            console.print(f"thermostats: {'https' if device_certfile else 'http'}://{host}:"
+                          f"{device_port}/entry")
 
     # At speed 1 the system clock itself, so a real-time server shows exact real time.
     clock = system_clock if speed == 1 else accelerated(speed)
@@ -103,14 +130,17 @@ def serve(host: str, port: int, db: str, with_demo: bool, redirect_port: int | N
         raise click.ClickException(str(exc)) from None
     if with_demo:  # the demo household leaves for work on weekdays (docs/simulator.md)
         app.state.simulator.people.routine = WEEKDAYS
-    run_server(app, host, port, redirect_port, log_level, certfile, keyfile)
+    device = DevicePort(device_port, device_certfile, device_keyfile) \
+        if device_port is not None else None
+    run_server(app, host, port, redirect_port, log_level, certfile, keyfile, device)
 
 
-def check_tls(certfile: str | None, keyfile: str | None) -> None:
+def check_tls(certfile: str | None, keyfile: str | None, cert_option: str = "--certfile",
+              key_option: str = "--keyfile") -> None:
     """Both files or neither, and a pair that loads: refused here with the reason rather than
     by a traceback once the server starts."""
     if (certfile is None) != (keyfile is None):
-        raise click.UsageError("--certfile and --keyfile go together")
+        raise click.UsageError(f"{cert_option} and {key_option} go together")
     if certfile is None:
         return
     try:
@@ -119,7 +149,7 @@ def check_tls(certfile: str | None, keyfile: str | None) -> None:
     except (ssl.SSLError, OSError) as exc:
         raise click.BadParameter(f"cannot use {certfile} with {keyfile} (a PEM certificate "
                                  f"and its unencrypted private key): {exc}",
-                                 param_hint="'--certfile' / '--keyfile'") from None
+                                 param_hint=f"'{cert_option}' / '{key_option}'") from None
 
 
 @main.group()

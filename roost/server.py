@@ -8,10 +8,12 @@ import logging
 import re
 import socket
 from collections.abc import Callable
+from dataclasses import dataclass
 from types import FrameType
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.types import Receive, Scope, Send
 from uvicorn.config import LOG_LEVELS
 
 from roost.api.redirect import FrontDoor
@@ -29,6 +31,15 @@ class RedactTokens(logging.Filter):
             record.args = tuple(_SECRET_QUERY.sub(r"\1[redacted]", a) if isinstance(a, str)
                                 else a for a in record.args)
         return True
+
+
+@dataclass(frozen=True)
+class DevicePort:
+    """Where thermostats call (``--device-port``), with TLS for custom-CA firmware builds."""
+
+    port: int
+    certfile: str | None = None
+    keyfile: str | None = None
 
 
 class _Server(uvicorn.Server):
@@ -55,9 +66,10 @@ class _Server(uvicorn.Server):
 
 def serve(app: Starlette, host: str, port: int, redirect_port: int | None = None,
           log_level: str = "info", certfile: str | None = None,
-          keyfile: str | None = None) -> None:
+          keyfile: str | None = None, device: DevicePort | None = None) -> None:
     """Serve ``app`` on ``port``, over TLS when given a certificate and its key (the front
-    door stays plain HTTP and sends clients on to https)."""
+    door stays plain HTTP and sends clients on to https); with ``device``, the device
+    protocol on a port of its own, plain HTTP unless it has a certificate of its own."""
     logging.getLogger("uvicorn.access").addFilter(RedactTokens())
     # uvicorn formats every access line's arguments before the logger drops them; when the
     # level hides them, not asking for them saves about 5 % of each request's CPU.
@@ -82,6 +94,20 @@ def serve(app: Starlette, host: str, port: int, redirect_port: int | None = None
                          host=None if host in ("0.0.0.0", "::") else host,
                          authenticate=authenticate)
         _Server(uvicorn.Config(door, port=redirect_port, lifespan="off", **common), servers)
+
+    if device is not None:
+        serving = servers[0]
+
+        async def device_app(scope: Scope, receive: Receive, send: Send) -> None:
+            while not serving.started:  # the registry starts with the serving port
+                await asyncio.sleep(0.02)
+            await app.state.device_app(scope, receive, send)
+
+        # An idle connection outlives the hold: the device reuses it for its next call.
+        _Server(uvicorn.Config(device_app, port=device.port, lifespan="off",
+                               ssl_certfile=device.certfile, ssl_keyfile=device.keyfile,
+                               timeout_keep_alive=int(app.state.settings.device_hold) + 60,
+                               **common), servers)
 
     async def run_all() -> None:
         await asyncio.gather(*(s.serve() for s in servers))

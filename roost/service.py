@@ -73,6 +73,8 @@ class Service:
         self._grant_seq: dict[str, int] = {}  # grant id -> its newest event applied
         self._revocations = 0  # counts revocations, so a token lookup can see one it raced
         self._following: asyncio.Task[None] | None = None
+        # Told of every account event after the service has acted on it (a device claimed).
+        self.account_listeners: list[Callable[[AccountEvent], None]] = []
 
     async def start(self) -> None:
         self.store.open()
@@ -165,6 +167,8 @@ class Service:
         # A product's own edits change no token: its tokens serve what their grant holds.
         if event.kind == USER_DELETED:
             self._forget_user(event.subject)
+        for listener in self.account_listeners:
+            listener(event)
 
     def _forget_user(self, user_id: str) -> None:
         """Drop a deleted user's homes from memory: the store deleted them with the user."""

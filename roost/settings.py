@@ -17,3 +17,9 @@ class Settings:
     synchronous: str = "FULL"  # SQLite: FULL survives power loss, NORMAL only crashes
     simulate: bool = True  # run the home simulator (devices and Nest's own logic)
     speed: float = 1.0  # simulated seconds per real second; paces the simulator's ticks
+    # The device protocol (roost/device/): the public origin URLs handed to thermostats are
+    # built from (``http://192.168.1.5:8000``; None: the address they called), how long a
+    # subscribe is held, and after how long without a call a thermostat is offline.
+    device_origin: str | None = None
+    device_hold: float = 290.0
+    device_offline_after: float = 360.0

@@ -19,6 +19,7 @@ from roost.store.memory import MemoryStore
 from roost.store.records import (
     CLIENT_DELETED,
     CLIENT_UPDATED,
+    DEVICE_CLAIMED,
     GRANT_CHANGED,
     TOKENS_REVOKED,
     USER_DELETED,
@@ -313,3 +314,34 @@ async def test_sqlite_sees_account_events_another_process_records(tmp_path: Path
         assert [e.kind for e in events] == [GRANT_CHANGED, CLIENT_DELETED]
         assert events[-1].tokens == ("t1",)
         assert opened.events == []  # not this store's own
+
+
+async def test_devices_are_kept_unclaimed_until_claimed_with_their_key(
+        make: Callable[[], Store]) -> None:
+    async with started(make) as opened:
+        store = opened.store
+        ada = await store.create_user("ada@example.com", "hash")
+        bob = await store.create_user("bob@example.com", "hash")
+        await store.save_device_buckets("02AA01AC171401XF", '{"device.02AA01AC171401XF": {}}')
+        await store.set_entry_key("02AA01AC171401XF", "key digest", 2_000)
+        await store.set_entry_key("09BB", "other digest", 2_000)
+        found = await store.device("02AA01AC171401XF")
+        assert found is not None and found.user_id is None and found.key_expires == 2_000
+        assert found.buckets == '{"device.02AA01AC171401XF": {}}'
+        assert [d.serial for d in await store.devices()] == ["02AA01AC171401XF", "09BB"]
+        assert await store.claim_device("key digest", 2_000, ada.id, None) is None  # expired
+        assert await store.claim_device("no such digest", 1_000, ada.id, None) is None
+        claimed = await store.claim_device("key digest", 1_000, ada.id, "s1")
+        assert claimed is not None and claimed.serial == "02AA01AC171401XF"
+        assert (claimed.user_id, claimed.structure_id, claimed.device_id) == (ada.id, "s1", None)
+        assert opened.events[-1].kind == DEVICE_CLAIMED
+        assert opened.events[-1].subject == "02AA01AC171401XF"
+        with pytest.raises(Conflict):
+            await store.claim_device("key digest", 1_000, bob.id, None)
+        await store.attach_device("02AA01AC171401XF", "s1", "t9")
+        attached = await store.device("02AA01AC171401XF")
+        assert attached is not None and attached.device_id == "t9"
+        assert attached.user_id == ada.id
+        await store.delete_user(ada.id)
+        released = await store.device("02AA01AC171401XF")
+        assert released is not None and released.user_id is None

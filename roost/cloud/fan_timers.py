@@ -42,8 +42,8 @@ class FanTimers:
         upcoming: datetime | None = None
         for obj in [o for o in list(self.service.home.committed.values())
                     if o.kind == "thermostats" and o.data.get("fan_timer_active")]:
-            if self.plays(obj):
-                continue
+            if self.plays(obj) or obj.data.get("device_serial"):
+                continue  # the simulator, or the real thermostat itself, ends it
             end = fan_timer_end(obj.data)
             if end is None:
                 continue  # no timer: the fan runs with the system

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from roost.model.schema import Field
 
 LEGACY = "legacy"  # the Nest mobile apps' buckets (/v2/mobile, /v5/subscribe)
+DEVICE = "device"  # a real thermostat's own buckets (the device protocol, roost/device/)
 
 Convert = Callable[[Any], Any]
 
@@ -49,11 +50,19 @@ class Wire:
     default: Any = None
     show: Convert = same
     store: Convert | None = None  # None: the projection cannot write it
+    # The device reports it (a reading): only the device writes it, and it is never sent back
+    # to the device. Device wires only; every other wire a device may be sent.
+    reported: bool = False
 
 
 def legacy(bucket: str, key: str, default: Any = None, show: Convert = same,
            store: Convert | None = None) -> Wire:
     return Wire(LEGACY, bucket, key, default, show, store)
+
+
+def device(bucket: str, key: str, default: Any = None, show: Convert = same,
+           store: Convert | None = same, *, reported: bool = False) -> Wire:
+    return Wire(DEVICE, bucket, key, default, show, store, reported)
 
 
 def shown(wires: Iterable[tuple[Field, Wire]], data: Mapping[str, Any]) -> dict[str, Any]:

@@ -109,8 +109,9 @@ class Simulator:
     def plays(self, device: Obj) -> bool:
         """Whether this simulator runs the device's own logic (a thermostat's fan timer and
         schedule) while it runs: every thermostat, online or not (an offline one catches up
-        when it is back, as a real one would report)."""
-        return device.kind == "thermostats"
+        when it is back, as a real one would report), but a real thermostat's, which runs its
+        own and reports through the device protocol."""
+        return device.kind == "thermostats" and not device.data.get("device_serial")
 
     async def run(self, tick: timedelta = TICK) -> None:
         """Step once per ``tick`` of simulated time until :meth:`stop`, on a fixed cadence:
@@ -166,7 +167,7 @@ class Simulator:
         thermostats = []
         self._shutoff = set()
         for o in list(home.committed.values()):
-            if o.kind == "thermostats":
+            if self.plays(o):  # a real thermostat reports for itself
                 thermostats.append(o.key)
             elif o.kind == "smoke_co_alarms" and derived.in_emergency(o):
                 self._shutoff.add(o.structure_id)  # the thermostat holds its HVAC off

@@ -25,6 +25,7 @@ from roost.store.records import (
     ChangeEntry,
     Client,
     Code,
+    DeviceRecord,
     Grant,
     LiveToken,
     User,
@@ -190,6 +191,33 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def session(self, session_hash: str) -> WebSession | None: ...
+
+    # -- real thermostats (the device protocol) ---------------------------------------------
+
+    @abc.abstractmethod
+    async def device(self, serial: str) -> DeviceRecord | None: ...
+
+    @abc.abstractmethod
+    async def devices(self) -> list[DeviceRecord]:
+        """Every device that has called, claimed or not, by serial."""
+
+    @abc.abstractmethod
+    async def save_device_buckets(self, serial: str, buckets: str) -> None:
+        """Store a device's buckets (kept from its first call, claimed or not)."""
+
+    @abc.abstractmethod
+    async def set_entry_key(self, serial: str, key_hash: str, expires: int) -> None:
+        """The digest of the entry key a device now shows, and when it ends (ms)."""
+
+    @abc.abstractmethod
+    async def claim_device(self, key_hash: str, now_ms: int, user_id: str,
+                           structure_id: str | None) -> DeviceRecord | None:
+        """Give the device showing an unexpired key to a user (recording a DEVICE_CLAIMED
+        event); None if no device shows it, Conflict if that device is claimed already."""
+
+    @abc.abstractmethod
+    async def attach_device(self, serial: str, structure_id: str, device_id: str) -> None:
+        """Record the thermostat a claimed device became."""
 
     # -- account events ----------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from roost.store.base import Conflict, Duplicate, OnAccount, OnCommit, Store
 from roost.store.records import (
     CLIENT_DELETED,
     CLIENT_UPDATED,
+    DEVICE_CLAIMED,
     GRANT_CHANGED,
     TOKENS_REVOKED,
     USER_DELETED,
@@ -22,6 +23,7 @@ from roost.store.records import (
     ChangeEntry,
     Client,
     Code,
+    DeviceRecord,
     Grant,
     LiveToken,
     User,
@@ -63,6 +65,7 @@ class MemoryStore(Store):
         self._codes: dict[str, _Code] = {}
         self._sessions: dict[str, WebSession] = {}
         self._events: list[AccountEvent] = []
+        self._devices: dict[str, DeviceRecord] = {}
         self._on_commit: OnCommit = lambda change: None
         self._on_account: OnAccount = lambda event: None
         self._seen: tuple[int, int] = (0, 0)
@@ -152,6 +155,9 @@ class MemoryStore(Store):
         live = self._live(lambda t: t.user_id == user_id or t.client_id in owned)
         for client_id in owned:
             self._drop_client(client_id)
+        for serial, found in list(self._devices.items()):  # as ON DELETE SET NULL does
+            if found.user_id == user_id:
+                self._devices[serial] = replace(found, user_id=None)
         self._drop(lambda t: t.user_id == user_id, self._grants,
                    lambda g: g.user_id == user_id)
         self._objects = {k: o for k, o in self._objects.items() if o.user_id != user_id}
@@ -271,6 +277,41 @@ class MemoryStore(Store):
 
     async def session(self, session_hash: str) -> WebSession | None:
         return self._sessions.get(session_hash)
+
+    # -- real thermostats ---------------------------------------------------------------------
+
+    async def device(self, serial: str) -> DeviceRecord | None:
+        return self._devices.get(serial)
+
+    async def devices(self) -> list[DeviceRecord]:
+        return [self._devices[s] for s in sorted(self._devices)]
+
+    async def save_device_buckets(self, serial: str, buckets: str) -> None:
+        self._devices[serial] = replace(self._devices.get(serial, DeviceRecord(serial)),
+                                        buckets=buckets)
+
+    async def set_entry_key(self, serial: str, key_hash: str, expires: int) -> None:
+        self._devices[serial] = replace(self._devices.get(serial, DeviceRecord(serial)),
+                                        key_hash=key_hash, key_expires=expires)
+
+    async def claim_device(self, key_hash: str, now_ms: int, user_id: str,
+                           structure_id: str | None) -> DeviceRecord | None:
+        found = next((d for d in self._devices.values()
+                      if d.key_hash == key_hash and d.key_expires > now_ms), None)
+        if found is None:
+            return None
+        if found.user_id is not None:
+            raise Conflict(f"device {found.serial} is already claimed")
+        claimed = self._devices[found.serial] = replace(
+            found, user_id=user_id, structure_id=structure_id, device_id=None)
+        self._record(DEVICE_CLAIMED, found.serial)
+        return claimed
+
+    async def attach_device(self, serial: str, structure_id: str, device_id: str) -> None:
+        found = self._devices.get(serial)
+        if found is not None:
+            self._devices[serial] = replace(found, structure_id=structure_id,
+                                            device_id=device_id)
 
     # -- account events ----------------------------------------------------------------------
 

@@ -75,6 +75,7 @@ GRANT_CHANGED = "grant_changed"
 CLIENT_UPDATED = "client_updated"
 CLIENT_DELETED = "client_deleted"
 USER_DELETED = "user_deleted"
+DEVICE_CLAIMED = "device_claimed"  # subject: the serial a user claimed with its entry key
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,21 @@ class AccountEvent:
     subject: str  # the id of the token's grant, grant, product or user it is about
     tokens: tuple[str, ...] = ()  # digests of the live tokens affected
     grant: Grant | None = None  # GRANT_CHANGED: the grant as accepted
+
+
+@dataclass(frozen=True)
+class DeviceRecord:
+    """A real thermostat that has called Roost (the device protocol): its serial, the digest
+    of the entry key it shows while one is out, whose home it joined once claimed, and its
+    buckets as the protocol keeps them (JSON: key → revision, timestamp, value)."""
+
+    serial: str
+    key_hash: str | None = None
+    key_expires: int = 0  # ms since the epoch
+    user_id: str | None = None  # None: unclaimed, in nobody's home
+    structure_id: str | None = None
+    device_id: str | None = None  # the thermostat it is; None until the server created it
+    buckets: str = "{}"
 
 
 @dataclass(frozen=True)

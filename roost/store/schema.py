@@ -110,6 +110,21 @@ MIGRATIONS: list[str] = [
         data TEXT NOT NULL
     );
     """,
+    # Real thermostats speaking the device protocol: kept from their first call, claimed by a
+    # user with the entry key they show (only its digest is stored), with their buckets.
+    """
+    CREATE TABLE devices (
+        serial TEXT PRIMARY KEY,
+        key_hash TEXT,
+        key_expires INTEGER NOT NULL DEFAULT 0,
+        user_id TEXT REFERENCES users (id) ON DELETE SET NULL,
+        structure_id TEXT,
+        device_id TEXT,
+        buckets TEXT NOT NULL DEFAULT '{}',
+        created TEXT NOT NULL
+    );
+    CREATE INDEX devices_key ON devices (key_hash);
+    """,
 ]
 
 

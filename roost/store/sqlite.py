@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 import orjson
 
 from roost.model.home import Change, Obj
+from roost.store import devices as device_sql
 from roost.store import queries, schema
 from roost.store.base import Conflict, Duplicate, OnAccount, OnCommit, Store, StoreInUse
 from roost.store.records import (
@@ -39,6 +40,7 @@ from roost.store.records import (
     ChangeEntry,
     Client,
     Code,
+    DeviceRecord,
     Grant,
     LiveToken,
     User,
@@ -303,6 +305,28 @@ class SQLiteStore(Store):
         return self._read(lambda conn: queries.session(conn, session_hash))
 
     # -- account events ----------------------------------------------------------------------
+
+    async def device(self, serial: str) -> DeviceRecord | None:
+        return self._read(lambda conn: device_sql.device(conn, serial))
+
+    async def devices(self) -> list[DeviceRecord]:
+        return self._read(device_sql.devices)
+
+    async def save_device_buckets(self, serial: str, buckets: str) -> None:
+        await self._write(lambda conn, events: device_sql.save_buckets(conn, serial, buckets))
+
+    async def set_entry_key(self, serial: str, key_hash: str, expires: int) -> None:
+        await self._write(lambda conn, events: device_sql.set_entry_key(
+            conn, serial, key_hash, expires))
+
+    async def claim_device(self, key_hash: str, now_ms: int, user_id: str,
+                           structure_id: str | None) -> DeviceRecord | None:
+        return await self._write(lambda conn, events: device_sql.claim(
+            conn, events, key_hash, now_ms, user_id, structure_id))
+
+    async def attach_device(self, serial: str, structure_id: str, device_id: str) -> None:
+        await self._write(lambda conn, events: device_sql.attach(
+            conn, serial, structure_id, device_id))
 
     async def account_events(self, after: int) -> list[AccountEvent]:
         return self._read(lambda conn: queries.account_events(conn, after))
