@@ -22,11 +22,15 @@ from roost.legacy import routes as legacy
 from roost.model import openapi
 from roost.service import Service
 from roost.settings import Settings
+from roost.simulator import alarms
+from roost.simulator.control import Control, ControlError
 from roost.simulator.routes import SimApi
 from roost.simulator.runner import Simulator
 from roost.store import open_store
 from roost.weather import Outdoors
 from roost.web import consent
+from roost.web import routes as web
+from roost.web.simpanel import SimHooks
 
 
 def create_app(settings: Settings | None = None, clock: Clock = system_clock,
@@ -80,6 +84,9 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock,
             Route("/api/v1/clients/{client_id}", developer),
             *SimApi(service, simulator, settings).routes(),
             *legacy.routes(service, settings, outdoors),
+            *web.routes(),
+            # A browser asking for a page at / goes to the web app; API clients to the data.
+            Route("/", web.FrontDoor(DataEndpoint(service, settings))),
             Route("/{path:path}", DataEndpoint(service, settings)),
         ],
         lifespan=lifespan,
@@ -89,4 +96,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock,
     app.state.cloud = cloud
     app.state.login_throttle = LoginThrottle(clock)
     app.state.settings = settings
+    # The web app's simulator panel, for the signed-in user's homes, when the simulator runs.
+    app.state.web_sim = SimHooks(Control(simulator), (ControlError,), alarms.SCENARIOS) \
+        if settings.simulate else None
     return app

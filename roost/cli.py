@@ -68,15 +68,18 @@ main.add_command(sim)  # talks to a running server over HTTP, unlike the command
               "legacy clients speak only https.")
 @click.option("--keyfile", type=click.Path(exists=True, dir_okay=False),
               help="The certificate's private key (PEM, unencrypted).")
+@click.option("--open-signup", is_flag=True,
+              help="Let visitors create accounts on the web app's sign-up page.")
 @click.option("--log-level", default="info", show_default=True)
 def serve(host: str, port: int, db: str, with_demo: bool, redirect_port: int | None,
           keepalive: float, synchronous: str, speed: float, simulate: bool,
-          certfile: str | None, keyfile: str | None, log_level: str) -> None:
+          certfile: str | None, keyfile: str | None, open_signup: bool,
+          log_level: str) -> None:
     """Serve the Works with Nest API and the legacy mobile API."""
     check_tls(certfile, keyfile)
     scheme = "https" if certfile else "http"
     settings = Settings(db=db, keepalive=keepalive, synchronous=synchronous, speed=speed,
-                        simulate=simulate)
+                        simulate=simulate, open_signup=open_signup)
 
     async def ready(service: Service) -> None:
         if with_demo:
@@ -91,6 +94,7 @@ def serve(host: str, port: int, db: str, with_demo: bool, redirect_port: int | N
                               "it was created; `roost client delete` it to get a new one)",
                               soft_wrap=True)
         console.print(f"Roost serving {scheme}://{host}:{port}/ from {db}")
+        console.print(f"web app: {scheme}://{host}:{port}/app")
         if redirect_port is not None:
             console.print(f"front door: http://{host}:{redirect_port}/ redirects to it")
 

@@ -17,3 +17,4 @@ class Settings:
     synchronous: str = "FULL"  # SQLite: FULL survives power loss, NORMAL only crashes
     simulate: bool = True  # run the home simulator (devices and Nest's own logic)
     speed: float = 1.0  # simulated seconds per real second; paces the simulator's ticks
+    open_signup: bool = False  # visitors may create accounts on the web app's sign-up page
