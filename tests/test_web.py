@@ -5,20 +5,22 @@ console, with the OAuth PIN flow of a product registered there."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from conftest import RoostProcess
+from playwright.sync_api import Page, expect
 from sse import EOF, Stream
-from web_browser import DESKTOP, PHONE, SCREENSHOTS, browser  # noqa: F401 - a fixture
 
 from roost import demo
 
-pytest.importorskip("playwright")
-from playwright.sync_api import Page, expect
+pytest_plugins = ["web_browser"]  # the browser and shots fixtures
 
 WAIT = 10_000  # ms
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
 
 
 def demo_ids(server: RoostProcess) -> dict[str, str]:
@@ -49,7 +51,7 @@ def server(make_server: Any) -> RoostProcess:
 
 
 @pytest.fixture
-def page(browser: Any) -> Any:  # noqa: F811 - the fixture above
+def page(browser: Any) -> Any:
     context = browser.new_context(viewport=DESKTOP)
     opened = context.new_page()
     yield opened
@@ -57,7 +59,7 @@ def page(browser: Any) -> Any:  # noqa: F811 - the fixture above
 
 
 def test_sign_in_shows_the_demo_home_and_api_writes_arrive_live(
-        page: Page, server: RoostProcess) -> None:
+        page: Page, server: RoostProcess, shots: Path) -> None:
     ids = demo_ids(server)
     sign_in(page, server)
     expect(page.get_by_role("heading", name="Living Room", exact=True)).to_be_visible()
@@ -70,7 +72,7 @@ def test_sign_in_shows_the_demo_home_and_api_writes_arrive_live(
                           json={"target_temperature_f": 64}).status_code == 200
     expect(target).to_have_text("64", timeout=WAIT)
     assert page.evaluate("window.notReloaded") is True
-    page.screenshot(path=SCREENSHOTS / "home.png", full_page=True)
+    page.screenshot(path=shots / "home.png", full_page=True)
 
 
 def test_a_target_set_on_the_page_is_stored_and_streamed(
@@ -120,7 +122,7 @@ def test_away_and_camera_controls_write_through(page: Page, server: RoostProcess
 
 
 def test_register_a_product_connect_it_by_pin_and_revoke_it(
-        page: Page, server: RoostProcess, streams: list[Stream]) -> None:
+        page: Page, server: RoostProcess, streams: list[Stream], shots: Path) -> None:
     sign_in(page, server)
     page.get_by_role("link", name="Developer").click()
     page.get_by_label("Name", exact=True).fill("Thermo Graph")
@@ -130,7 +132,7 @@ def test_register_a_product_connect_it_by_pin_and_revoke_it(
     client_id = page.locator("#client-id").inner_text()
     secret = page.locator("#client-secret").inner_text()
     expect(page.get_by_role("cell", name="Thermo Graph PIN flow")).to_be_visible()
-    page.screenshot(path=SCREENSHOTS / "developer.png", full_page=True)
+    page.screenshot(path=shots / "developer.png", full_page=True)
 
     # The PIN flow, signed in already: allow, read the PIN, exchange it.
     page.goto(f"{server.url}/login/oauth2?client_id={client_id}&state=s1")
@@ -147,7 +149,7 @@ def test_register_a_product_connect_it_by_pin_and_revoke_it(
 
         page.goto(server.url + "/app/access")
         expect(page.get_by_role("button", name="Revoke Thermo Graph")).to_be_visible()
-        page.screenshot(path=SCREENSHOTS / "access.png", full_page=True)
+        page.screenshot(path=shots / "access.png", full_page=True)
         page.get_by_role("button", name="Revoke Thermo Graph").click()
         expect(page.get_by_text("No product is connected to your homes.")).to_be_visible()
         ended = [stream.next(), stream.next()]
@@ -169,7 +171,8 @@ def test_signing_out_ends_the_pages_stream_and_its_token(
         assert client.get("/app").headers["location"] == "/app/signin"
 
 
-def test_the_simulator_panel_drives_the_users_home(page: Page, make_server: Any) -> None:
+def test_the_simulator_panel_drives_the_users_home(page: Page, make_server: Any,
+                                                   shots: Path) -> None:
     server = make_server("--simulate")
     ids = demo_ids(server)
     sign_in(page, server)
@@ -180,13 +183,14 @@ def test_the_simulator_panel_drives_the_users_home(page: Page, make_server: Any)
     with server.client() as client:
         alarm = client.get(f"/devices/smoke_co_alarms/{ids['alarm']}").json()
     assert alarm["smoke_alarm_state"] == "emergency"
-    page.screenshot(path=SCREENSHOTS / "simulator.png", full_page=True)
+    page.screenshot(path=shots / "simulator.png", full_page=True)
     page.goto(server.url + "/app")
     expect(page.locator(f'[data-f="devices/smoke_co_alarms/{ids["alarm"]}/smoke_alarm_state"]')
            ).to_have_text("emergency", timeout=WAIT)
 
 
-def test_keyboard_and_labels_on_a_phone(browser: Any, server: RoostProcess) -> None:  # noqa: F811
+def test_keyboard_and_labels_on_a_phone(browser: Any, server: RoostProcess,
+                                        shots: Path) -> None:
     context = browser.new_context(viewport=PHONE)
     page = context.new_page()
     try:
@@ -207,6 +211,6 @@ def test_keyboard_and_labels_on_a_phone(browser: Any, server: RoostProcess) -> N
             'main input:not([type=hidden]), main select')].filter(
             el => !el.labels || el.labels.length === 0).map(el => el.id)""")
         assert unlabeled == []
-        page.screenshot(path=SCREENSHOTS / "home-phone.png", full_page=True)
+        page.screenshot(path=shots / "home-phone.png", full_page=True)
     finally:
         context.close()

@@ -12,9 +12,7 @@ import pytest
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SCREENSHOTS = Path(__file__).parent.parent / "docs" / "screenshots"
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
+DOCS = Path(__file__).parent.parent / "docs" / "screenshots"
 
 
 @pytest.fixture(scope="module")
@@ -27,3 +25,10 @@ def browser() -> Iterator[object]:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield launched
         launched.close()
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    """Where the tests save screenshots: the docs' own with ROOST_SCREENSHOTS=1
+    (scripts/screenshots), else a temporary folder, so a test run changes no tracked file."""
+    return DOCS if os.environ.get("ROOST_SCREENSHOTS") else tmp_path

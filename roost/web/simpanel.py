@@ -45,16 +45,18 @@ def _hooks(request: Request) -> SimHooks | None:
     return request.app.state.web_sim
 
 
+KIND_NAMES = {"thermostats": "Thermostat", "smoke_co_alarms": "Smoke + CO alarm",
+              "cameras": "Camera"}
+
+
 def _devices(request: Request, who: Visitor) -> list[dict[str, Any]]:
-    home = service_of(request).home
-    found = []
-    for kind in ("thermostats", "smoke_co_alarms", "cameras"):
-        for obj in home.of_user(who.user_id, kind):
-            found.append({"id": obj.id, "kind": kind, "structure_id": obj.structure_id,
-                          "name": obj.data.get("where_name") or obj.id,
-                          "online": obj.data.get("is_online", True),
-                          "label": obj.data.get("label", "")})
-    return found
+    """The user's devices as the API shows them to the user, by name."""
+    devices = service_of(request).read(who.principal, ()).get("devices", {})
+    return [{"id": id, "kind": kind, "what": KIND_NAMES[kind],
+             "structure_id": device.get("structure_id"),
+             "name": device.get("name_long") or device.get("name") or id,
+             "online": device.get("is_online", True)}
+            for kind in KIND_NAMES for id, device in sorted(devices.get(kind, {}).items())]
 
 
 async def show(request: Request, who: Visitor | None = None, status: int = 200,
