@@ -18,6 +18,7 @@ from roost.auth.throttle import LoginThrottle
 from roost.clock import Clock, system_clock
 from roost.cloud.fan_timers import nobody
 from roost.cloud.runner import Cloud
+from roost.http.cors import Cors
 from roost.legacy import routes as legacy
 from roost.model import openapi
 from roost.service import Service
@@ -31,6 +32,10 @@ from roost.weather import Outdoors
 from roost.web import consent
 from roost.web import routes as web
 from roost.web.simpanel import SimHooks
+
+# What answers only its own origin: the web app, the OAuth pages and endpoints, the
+# developer and simulator APIs. The data API answers any origin (roost/http/cors.py).
+SAME_ORIGIN = ("/app", "/login", "/oauth2", "/api/v1")
 
 
 def create_app(settings: Settings | None = None, clock: Clock = system_clock,
@@ -86,8 +91,8 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock,
             *legacy.routes(service, settings, outdoors),
             *web.routes(),
             # A browser asking for a page at / goes to the web app; API clients to the data.
-            Route("/", web.FrontDoor(DataEndpoint(service, settings))),
-            Route("/{path:path}", DataEndpoint(service, settings)),
+            Route("/", web.FrontDoor(Cors(DataEndpoint(service, settings)))),
+            Route("/{path:path}", Cors(DataEndpoint(service, settings), SAME_ORIGIN)),
         ],
         lifespan=lifespan,
     )

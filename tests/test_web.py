@@ -4,7 +4,9 @@ console, with the OAuth PIN flow of a product registered there."""
 
 from __future__ import annotations
 
+import http.server
 import re
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -214,3 +216,60 @@ def test_keyboard_and_labels_on_a_phone(browser: Any, server: RoostProcess,
         page.screenshot(path=shots / "home-phone.png", full_page=True)
     finally:
         context.close()
+
+
+CROSS_ORIGIN_PAGE = """<!doctype html><title>Graphs</title><ul id="log"></ul>
+<script>
+const api = "%(api)s", token = "%(token)s";
+const log = (text) => { const li = document.createElement("li"); li.textContent = text;
+                        document.getElementById("log").append(li); };
+const source = new EventSource(api + "/?auth=" + token);
+source.addEventListener("put", (e) => {
+  const data = JSON.parse(e.data).data;
+  for (const t of Object.values(data.devices.thermostats)) {
+    log(t.where_name + " " + t.target_temperature_f);
+  }
+});
+window.put = (path, body) => fetch(api + path, {method: "PUT", body: JSON.stringify(body),
+  headers: {"Authorization": "Bearer " + token, "Content-Type": "application/json"}})
+  .then((r) => r.status);
+</script>"""
+
+
+@pytest.fixture
+def other_origin() -> Any:
+    """A second web server on loopback, serving one page: another origin than Roost's."""
+    pages: dict[str, str] = {}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = pages.get(self.path, "").encode()
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # "localhost" rather than 127.0.0.1: another origin on the same loopback.
+    yield f"http://localhost:{server.server_address[1]}", pages
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_page_of_another_origin_streams_and_writes_with_a_token(
+        page: Page, server: RoostProcess, other_origin: Any) -> None:
+    ids = demo_ids(server)
+    origin, pages = other_origin
+    pages["/graphs"] = CROSS_ORIGIN_PAGE % {"api": server.url, "token": server.token}
+    page.goto(origin + "/graphs")
+    expect(page.get_by_text(re.compile(r"^Living Room \d+$"))).to_be_visible(timeout=WAIT)
+    # A JSON PUT with a Bearer token: preflighted, then written.
+    status = page.evaluate(f"put('/devices/thermostats/{ids['Living Room']}', "
+                           "{target_temperature_f: 66})")
+    assert status == 200
+    expect(page.get_by_text("Living Room 66")).to_be_visible(timeout=WAIT)

@@ -87,3 +87,26 @@ def test_open_signup_creates_an_account_with_no_home(make_server: Any) -> None:
         home = client.get("/app")
         assert home.status_code == 200 and "No home yet" in home.text
         assert "ada@example.com" in home.text
+
+
+def test_the_data_api_answers_other_origins_and_the_rest_stays_same_origin(
+        roost_server: RoostProcess) -> None:
+    origin = {"Origin": "https://graphs.example"}
+    preflight = {**origin, "Access-Control-Request-Method": "PUT",
+                 "Access-Control-Request-Headers": "authorization, content-type"}
+    with httpx.Client(base_url=roost_server.url, timeout=10) as client:
+        asked = client.options("/devices/thermostats", headers=preflight)  # no token needed
+        assert asked.status_code == 204
+        assert asked.headers["access-control-allow-origin"] == "*"
+        assert "PUT" in asked.headers["access-control-allow-methods"]
+        assert "Authorization" in asked.headers["access-control-allow-headers"]
+        read = client.get(f"/structures?auth={roost_server.token}", headers=origin)
+        assert read.status_code == 200 and read.headers["access-control-allow-origin"] == "*"
+        refused = client.get("/structures", headers=origin)
+        assert refused.status_code == 401 and refused.headers["access-control-allow-origin"] == "*"
+        for path in ("/app", "/app/write", "/api/v1/clients", "/api/v1/sim", "/login/oauth2",
+                     "/oauth2/access_token"):
+            answer = client.options(path, headers=preflight)
+            assert "access-control-allow-origin" not in answer.headers, path
+        # Without an Origin, nothing changes for API clients.
+        assert "access-control-allow-origin" not in client.get("/structures").headers
