@@ -273,3 +273,14 @@ def test_a_page_of_another_origin_streams_and_writes_with_a_token(
                            "{target_temperature_f: 66})")
     assert status == 200
     expect(page.get_by_text("Living Room 66")).to_be_visible(timeout=WAIT)
+
+
+def test_the_api_docs_page_loads_nothing_from_other_sites(
+        page: Page, server: RoostProcess, shots: Path) -> None:
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
+    page.goto(server.url + "/app/api-docs")
+    expect(page.get_by_text("/devices/thermostats/{device_id}").first).to_be_visible(
+        timeout=WAIT)
+    page.screenshot(path=shots / "api-docs.png")
+    assert asked and all(url.startswith(server.url) for url in asked), asked

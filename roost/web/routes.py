@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from roost.web import access, console, home, live, signin, simpanel
+from roost.web import access, apidocs, console, home, live, signin, simpanel
 from roost.web.visitor import PREFIX
 
 
@@ -34,6 +34,7 @@ def routes() -> list[BaseRoute]:
         *access.routes(),
         *console.routes(),
         *simpanel.routes(),
+        *apidocs.routes(),
         Mount(PREFIX + "/static", StaticFiles(directory=Path(__file__).parent / "static"),
               name="static"),
     ]
