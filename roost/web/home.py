@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from roost import errors
 from roost.auth import sessions
+from roost.http.body import BodyRefused, read_body
 from roost.model import paths
 from roost.web.visitor import HEADERS, page, service_of, to_sign_in, visitor
 
@@ -68,15 +68,12 @@ async def write(request: Request) -> Response:
     if not sessions.Session(who.user_id, who.csrf).csrf_ok(
             request.headers.get("x-csrf-token", "")):
         return _refused(403, "This page has expired. Reload it and try again.")
-    raw = await request.body()
     try:
-        if len(raw) > MAX_WRITE:
-            raise ValueError("too large")
-        body = orjson.loads(raw)
+        body = await read_body(request, MAX_WRITE)
         location, values = str(body["path"]), body["values"]
         if not isinstance(values, dict):
             raise ValueError("values")
-    except (ValueError, KeyError, TypeError):
+    except (BodyRefused, ValueError, KeyError, TypeError):
         return _refused(400, "The page sent a malformed change.")
     try:
         path = paths.parse("/" + location.strip("/"))
