@@ -19,15 +19,24 @@ from roost.auth.throttle import LoginThrottle
 from roost.clock import Clock, system_clock
 from roost.cloud.fan_timers import nobody
 from roost.cloud.runner import Cloud
+from roost.http.cors import Cors
 from roost.legacy import routes as legacy
 from roost.model import openapi
 from roost.service import Service
 from roost.settings import Settings
+from roost.simulator import alarms
+from roost.simulator.control import Control, ControlError
 from roost.simulator.routes import SimApi
 from roost.simulator.runner import Simulator
 from roost.store import open_store
 from roost.weather import Outdoors
 from roost.web import consent
+from roost.web import routes as web
+from roost.web.simpanel import SimHooks
+
+# What answers only its own origin: the web app, the OAuth pages and endpoints, the
+# developer and simulator APIs. The data API answers any origin (roost/http/cors.py).
+SAME_ORIGIN = ("/app", "/login", "/oauth2", "/api/v1")
 
 
 def create_app(settings: Settings | None = None, clock: Clock = system_clock,
@@ -86,7 +95,10 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock,
             *legacy.routes(service, settings, outdoors),
             *device.routes(devices, settings.device_origin),
             *device.api_routes(devices),
-            Route("/{path:path}", DataEndpoint(service, settings)),
+            *web.routes(),
+            # A browser asking for a page at / goes to the web app; API clients to the data.
+            Route("/", web.FrontDoor(Cors(DataEndpoint(service, settings)))),
+            Route("/{path:path}", Cors(DataEndpoint(service, settings), SAME_ORIGIN)),
         ],
         lifespan=lifespan,
     )
@@ -98,4 +110,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock,
     app.state.device_app = Starlette(routes=device.routes(devices, settings.device_origin))
     app.state.login_throttle = LoginThrottle(clock)
     app.state.settings = settings
+    # The web app's simulator panel, for the signed-in user's homes, when the simulator runs.
+    app.state.web_sim = SimHooks(Control(simulator), (ControlError,), alarms.SCENARIOS) \
+        if settings.simulate else None
     return app

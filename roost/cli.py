@@ -86,12 +86,15 @@ main.add_command(device)
               help="Seconds a thermostat's subscribe is held.")
 @click.option("--device-offline-after", default=360.0, show_default=True, type=float,
               hidden=True, help="Seconds without a call before a thermostat is offline.")
+@click.option("--open-signup", is_flag=True,
+              help="Let visitors create accounts on the web app's sign-up page.")
 @click.option("--log-level", default="info", show_default=True)
 def serve(host: str, port: int, db: str, with_demo: bool, redirect_port: int | None,
           keepalive: float, synchronous: str, speed: float, simulate: bool,
           certfile: str | None, keyfile: str | None, device_origin: str | None,
           device_port: int | None, device_certfile: str | None, device_keyfile: str | None,
-          device_hold: float, device_offline_after: float, log_level: str) -> None:
+          device_hold: float, device_offline_after: float, open_signup: bool,
+          log_level: str) -> None:
     """Serve the Works with Nest API and the legacy mobile API."""
     check_tls(certfile, keyfile)
     check_tls(device_certfile, device_keyfile, "--device-certfile", "--device-keyfile")
@@ -100,7 +103,8 @@ def serve(host: str, port: int, db: str, with_demo: bool, redirect_port: int | N
     scheme = "https" if certfile else "http"
     settings = Settings(db=db, keepalive=keepalive, synchronous=synchronous, speed=speed,
                         simulate=simulate, device_origin=device_origin,
-                        device_hold=device_hold, device_offline_after=device_offline_after)
+                        device_hold=device_hold, device_offline_after=device_offline_after,
+                        open_signup=open_signup)
 
     async def ready(service: Service) -> None:
         if with_demo:
@@ -115,6 +119,7 @@ def serve(host: str, port: int, db: str, with_demo: bool, redirect_port: int | N
                               "it was created; `roost client delete` it to get a new one)",
                               soft_wrap=True)
         console.print(f"Roost serving {scheme}://{host}:{port}/ from {db}")
+        console.print(f"web app: {scheme}://{host}:{port}/app")
         if redirect_port is not None:
             console.print(f"front door: http://{host}:{redirect_port}/ redirects to it")
         if device_port is not None:

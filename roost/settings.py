@@ -23,3 +23,4 @@ class Settings:
     device_origin: str | None = None
     device_hold: float = 290.0
     device_offline_after: float = 360.0
+    open_signup: bool = False  # visitors may create accounts on the web app's sign-up page

@@ -211,6 +211,33 @@ async def test_grants_tokens_codes_and_sessions(make: Callable[[], Store]) -> No
         session = await store.session("cookie")
         assert session is not None and (session.user_id, session.csrf_hash) == (user.id, "csrf")
         assert await store.session("other") is None
+        await store.end_session("cookie")
+        assert await store.session("cookie") is None
+
+
+async def test_a_user_sees_and_disconnects_their_products(make: Callable[[], Store]) -> None:
+    async with started(make) as opened:
+        store = opened.store
+        ada = await store.create_user("ada@example.com", "hash")
+        bob = await store.create_user("bob@example.com", "hash")
+        product = await store.create_client("Heater", "", "digest", None, ["Thermostat read"])
+        await store.add_token("ada-1", ada.id, product.id)
+        await store.add_token("ada-2", ada.id, product.id)
+        await store.add_token("bob-1", bob.id, product.id)
+        assert [g.client_id for g in await store.grants_of(ada.id)] == [product.id]
+        assert await store.users_of(product.id) == 2
+        assert sorted(t.hash for t in await store.tokens_of(ada.id, product.id)) == [
+            "ada-1", "ada-2"]
+
+        assert sorted(await store.disconnect(ada.id, product.id) or []) == ["ada-1", "ada-2"]
+        assert opened.events[-1].kind == TOKENS_REVOKED
+        assert sorted(opened.events[-1].tokens) == ["ada-1", "ada-2"]
+        assert await store.live_token("ada-1") is None
+        assert await store.live_token("bob-1") is not None
+        assert await store.grants_of(ada.id) == []
+        assert await store.tokens_of(ada.id, product.id) == []
+        assert await store.users_of(product.id) == 1
+        assert await store.disconnect(ada.id, product.id) is None
 
 
 async def test_a_token_for_a_product_never_accepted_accepts_it(make: Callable[[], Store]

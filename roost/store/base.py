@@ -28,6 +28,7 @@ from roost.store.records import (
     DeviceRecord,
     Grant,
     LiveToken,
+    TokenInfo,
     User,
     WebSession,
 )
@@ -156,6 +157,19 @@ class Store(abc.ABC):
     async def grant(self, user_id: str, client_id: str) -> Grant | None: ...
 
     @abc.abstractmethod
+    async def grants_of(self, user_id: str) -> list[Grant]:
+        """The user's grants: the products connected to their homes."""
+
+    @abc.abstractmethod
+    async def users_of(self, client_id: str) -> int:
+        """How many users have a grant for the product."""
+
+    @abc.abstractmethod
+    async def disconnect(self, user_id: str, client_id: str) -> list[str] | None:
+        """Revoke every live token of the user's grant for the product and forget the grant
+        (TOKENS_REVOKED): the digests revoked; None if there is no such grant."""
+
+    @abc.abstractmethod
     async def add_token(self, token_hash: str, user_id: str, client_id: str,
                         code_hash: str | None = None, expires: str | None = None) -> None:
         """A token under the user's grant for the product (accepting it first if there is
@@ -164,6 +178,10 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def live_token(self, token_hash: str) -> LiveToken | None:
         """An unrevoked token's grant and end; None for an unknown or revoked one."""
+
+    @abc.abstractmethod
+    async def tokens_of(self, user_id: str, client_id: str) -> list[TokenInfo]:
+        """The user's live tokens for one product, oldest first."""
 
     @abc.abstractmethod
     async def revoke_token(self, token_hash: str) -> bool:
@@ -218,6 +236,10 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def attach_device(self, serial: str, structure_id: str, device_id: str) -> None:
         """Record the thermostat a claimed device became."""
+
+    @abc.abstractmethod
+    async def end_session(self, session_hash: str) -> None:
+        """Forget a web session (signing out)."""
 
     # -- account events ----------------------------------------------------------------------
 

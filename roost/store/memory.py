@@ -9,6 +9,7 @@ import secrets
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 from roost.model.home import Change, Key, Obj
 from roost.store.base import Conflict, Duplicate, OnAccount, OnCommit, Store
@@ -26,6 +27,7 @@ from roost.store.records import (
     DeviceRecord,
     Grant,
     LiveToken,
+    TokenInfo,
     User,
     WebSession,
 )
@@ -39,6 +41,7 @@ class _Token:
     code_hash: str | None
     expires: str | None
     revoked: bool = False
+    created: str = ""
 
 
 @dataclass
@@ -227,13 +230,33 @@ class MemoryStore(Store):
             product = self._clients.get(client_id)
             assert product is not None, f"no product {client_id}"
             found = await self.accept(user_id, product)
-        self._tokens[token_hash] = _Token(user_id, client_id, found.id, code_hash, expires)
+        self._tokens[token_hash] = _Token(user_id, client_id, found.id, code_hash, expires,
+                                          created=datetime.now(UTC).isoformat())
 
     async def live_token(self, token_hash: str) -> LiveToken | None:
         token = self._tokens.get(token_hash)
         if token is None or token.revoked:
             return None
         return LiveToken(self._grants[token.grant_id], token.expires)
+
+    async def grants_of(self, user_id: str) -> list[Grant]:
+        return [g for g in self._grants.values() if g.user_id == user_id]
+
+    async def users_of(self, client_id: str) -> int:
+        return sum(1 for g in self._grants.values() if g.client_id == client_id)
+
+    async def disconnect(self, user_id: str, client_id: str) -> list[str] | None:
+        found = await self.grant(user_id, client_id)
+        if found is None:
+            return None
+        live = self._live(lambda t: t.grant_id == found.id)
+        self._drop(lambda t: False, self._grants, lambda g: g.id == found.id)
+        self._record(TOKENS_REVOKED, found.id, live)
+        return live
+
+    async def tokens_of(self, user_id: str, client_id: str) -> list[TokenInfo]:
+        return [TokenInfo(h, t.client_id, t.created, t.expires) for h, t in self._tokens.items()
+                if t.user_id == user_id and t.client_id == client_id and not t.revoked]
 
     async def revoke_token(self, token_hash: str) -> bool:
         token = self._tokens.get(token_hash)
@@ -312,6 +335,9 @@ class MemoryStore(Store):
         if found is not None:
             self._devices[serial] = replace(found, structure_id=structure_id,
                                             device_id=device_id)
+
+    async def end_session(self, session_hash: str) -> None:
+        self._sessions.pop(session_hash, None)
 
     # -- account events ----------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from roost.store.records import (
     Code,
     Grant,
     LiveToken,
+    TokenInfo,
     User,
     WebSession,
 )
@@ -224,6 +225,37 @@ def add_token(conn: Conn, events: Events, token_hash: str, user_id: str, client_
         (token_hash, user_id, client_id, found.id, code_hash, _now(), expires))
 
 
+def grants_of(conn: Conn, user_id: str) -> list[Grant]:
+    rows = conn.execute(f"SELECT {_GRANT} FROM grants g WHERE g.user_id = ? ORDER BY g.created",
+                        (user_id,)).fetchall()
+    return [g for row in rows if (g := _grant(row)) is not None]
+
+
+def users_of(conn: Conn, client_id: str) -> int:
+    (count,) = conn.execute("SELECT count(*) FROM grants WHERE client_id = ?",
+                            (client_id,)).fetchone()
+    return int(count)
+
+
+def disconnect(conn: Conn, events: Events, user_id: str, client_id: str) -> list[str] | None:
+    """Revoke the grant's live tokens and forget it (its codes go with it)."""
+    found = grant(conn, user_id, client_id)
+    if found is None:
+        return None
+    live = grant_tokens(conn, found.id)
+    conn.execute("UPDATE tokens SET revoked = ? WHERE grant_id = ? AND revoked IS NULL",
+                 (_now(), found.id))
+    conn.execute("DELETE FROM grants WHERE id = ?", (found.id,))
+    events.append(record(conn, TOKENS_REVOKED, found.id, live))
+    return live
+
+
+def tokens_of(conn: Conn, user_id: str, client_id: str) -> list[TokenInfo]:
+    return [TokenInfo(*row) for row in conn.execute(
+        "SELECT hash, client_id, created, expires FROM tokens WHERE user_id = ? "
+        "AND client_id = ? AND revoked IS NULL ORDER BY created", (user_id, client_id))]
+
+
 def live_token(conn: Conn, token_hash: str) -> LiveToken | None:
     row = conn.execute(f"SELECT {_GRANT}, t.expires FROM tokens t JOIN grants g "
                        "ON g.id = t.grant_id WHERE t.hash = ? AND t.revoked IS NULL",
@@ -312,6 +344,10 @@ def session(conn: Conn, session_hash: str) -> WebSession | None:
     row = conn.execute("SELECT user_id, csrf_hash, expires FROM sessions WHERE hash = ?",
                        (session_hash,)).fetchone()
     return WebSession(*row) if row else None
+
+
+def end_session(conn: Conn, session_hash: str) -> None:
+    conn.execute("DELETE FROM sessions WHERE hash = ?", (session_hash,))
 
 
 # -- account events ------------------------------------------------------------------------

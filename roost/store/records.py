@@ -48,6 +48,16 @@ class LiveToken:
 
 
 @dataclass(frozen=True)
+class TokenInfo:
+    """A live token as its user may see it: never the token, only its digest."""
+
+    hash: str
+    client_id: str
+    created: str
+    expires: str | None  # ISO 8601; None: never
+
+
+@dataclass(frozen=True)
 class Code:
     """An authorization code or PIN, by digest."""
 

@@ -43,6 +43,7 @@ from roost.store.records import (
     DeviceRecord,
     Grant,
     LiveToken,
+    TokenInfo,
     User,
     WebSession,
 )
@@ -276,6 +277,19 @@ class SQLiteStore(Store):
     async def live_token(self, token_hash: str) -> LiveToken | None:
         return self._read(lambda conn: queries.live_token(conn, token_hash))
 
+    async def grants_of(self, user_id: str) -> list[Grant]:
+        return self._read(lambda conn: queries.grants_of(conn, user_id))
+
+    async def users_of(self, client_id: str) -> int:
+        return self._read(lambda conn: queries.users_of(conn, client_id))
+
+    async def disconnect(self, user_id: str, client_id: str) -> list[str] | None:
+        return await self._write(lambda conn, events: queries.disconnect(
+            conn, events, user_id, client_id))
+
+    async def tokens_of(self, user_id: str, client_id: str) -> list[TokenInfo]:
+        return self._read(lambda conn: queries.tokens_of(conn, user_id, client_id))
+
     async def revoke_token(self, token_hash: str) -> bool:
         return await self._write(lambda conn, events: queries.revoke_token(
             conn, events, token_hash))
@@ -303,6 +317,9 @@ class SQLiteStore(Store):
 
     async def session(self, session_hash: str) -> WebSession | None:
         return self._read(lambda conn: queries.session(conn, session_hash))
+
+    async def end_session(self, session_hash: str) -> None:
+        await self._write(lambda conn, events: queries.end_session(conn, session_hash))
 
     # -- account events ----------------------------------------------------------------------
 

@@ -1,0 +1,57 @@
+"""The web app's routes, under ``/app``, and the front door that sends a browser asking
+``/`` for a page there.
+
+The data API at ``/`` answers API clients exactly as before: only a request for
+``text/html`` without a token (a person typing the server's address) is redirected.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from roost.web import access, apidocs, console, home, live, signin, simpanel
+from roost.web.visitor import PREFIX
+
+
+def routes() -> list[BaseRoute]:
+    """Register before the data API's catch-all."""
+    return [
+        Route(PREFIX, home.home, methods=["GET"]),
+        Route(PREFIX + "/", home.home, methods=["GET"]),
+        Route(PREFIX + "/events", live.events, methods=["GET"]),
+        Route(PREFIX + "/write", home.write, methods=["POST"]),
+        Route(PREFIX + "/signin", signin.sign_in_page, methods=["GET"]),
+        Route(PREFIX + "/signin", signin.sign_in, methods=["POST"]),
+        Route(PREFIX + "/signout", signin.sign_out, methods=["POST"]),
+        Route(PREFIX + "/signup", signin.sign_up_page, methods=["GET"]),
+        Route(PREFIX + "/signup", signin.sign_up, methods=["POST"]),
+        *access.routes(),
+        *console.routes(),
+        *simpanel.routes(),
+        *apidocs.routes(),
+        Mount(PREFIX + "/static", StaticFiles(directory=Path(__file__).parent / "static"),
+              name="static"),
+    ]
+
+
+class FrontDoor:
+    """``/``: a browser asking for a page without a token goes to the web app; everything
+    else is the data API's (``api``)."""
+
+    def __init__(self, api: ASGIApp) -> None:
+        self.api = api
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope)
+        if request.method in ("GET", "HEAD") and "text/html" in request.headers.get(
+                "accept", "") and "authorization" not in request.headers \
+                and "auth" not in request.query_params:
+            await RedirectResponse(PREFIX, status_code=303)(scope, receive, send)
+            return
+        await self.api(scope, receive, send)
