@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 from conftest import RoostProcess
+from thermostat import Thermostat
 
 from roost import demo
 
@@ -110,3 +111,25 @@ def test_the_data_api_answers_other_origins_and_the_rest_stays_same_origin(
             assert "access-control-allow-origin" not in answer.headers, path
         # Without an Origin, nothing changes for API clients.
         assert "access-control-allow-origin" not in client.get("/structures").headers
+
+
+def test_a_real_thermostat_is_claimed_on_the_access_page(make_server: Any) -> None:
+    server = make_server("--device-hold", "10")
+    device = Thermostat("127.0.0.1", server.port, "02AA01AC171401WB")
+    key = device.passphrase(device.entry()["passphrase_url"])["value"]
+    device.put([{"object_key": "shared.02AA01AC171401WB", "value": {
+        "current_temperature": 17.5, "target_temperature": 19.0, "can_heat": True,
+        "target_temperature_type": "heat"}}])
+    client, csrf = signed_in(server)
+    forged = client.post("/app/access/devices", data={"entry_key": key})
+    assert forged.status_code == 303  # back to the page, and nothing claimed
+    wrong = client.post("/app/access/devices", data={"csrf": csrf, "entry_key": "000-AAAA"})
+    assert wrong.status_code == 404 and "No device shows that entry key" in wrong.text
+    done = client.post("/app/access/devices", data={"csrf": csrf, "entry_key": key})
+    assert done.status_code == 200 and "The thermostat is now in Home." in done.text
+    with server.client() as api:
+        thermostats = api.get("/devices/thermostats").json()
+    assert [t["ambient_temperature_c"] for t in thermostats.values()].count(17.5) == 1
+    again = client.post("/app/access/devices", data={"csrf": csrf, "entry_key": key})
+    assert again.status_code == 409 and "already claimed" in again.text
+    client.close()
