@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from roost.api import oauth
 from roost.api.developer import DeveloperApi
+from roost.api.dispatch import DataFirst
 from roost.api.rest import DataEndpoint
 from roost.auth.throttle import LoginThrottle
 from roost.clock import Clock, system_clock
@@ -68,7 +69,9 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock,
             await service.stop()
             service.store.close()
 
-    app = Starlette(
+    data = DataEndpoint(service, settings)
+    app = DataFirst(
+        data,
         routes=[
             Route("/openapi.json", openapi_json, methods=["GET"]),
             Route("/oauth2/access_token", oauth.access_token, methods=["POST"]),
@@ -80,7 +83,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock,
             Route("/api/v1/clients/{client_id}", developer),
             *SimApi(service, simulator, settings).routes(),
             *legacy.routes(service, settings, outdoors),
-            Route("/{path:path}", DataEndpoint(service, settings)),
+            Route("/{path:path}", data),  # what DataFirst does not send straight to it
         ],
         lifespan=lifespan,
     )
