@@ -52,6 +52,11 @@ _token_key = functools.lru_cache(maxsize=65_536)(tokens.digest)
 FOLLOW_INTERVAL = 0.3
 
 
+def _frame_location(body: bytes | None) -> bytes:
+    """A ``put`` of a location other than the root: the same bytes for every stream."""
+    return _PUT + (body or b"null") + b"}\n\n"
+
+
 class StreamKey(NamedTuple):
     """Streams with equal keys receive the same bytes, rendered once per change."""
 
@@ -496,9 +501,7 @@ class Service:
         else:
             if path[0] == "metadata":
                 key = key._replace(metadata=tuple(principal.metadata.items()))
-
-            def frame(body: bytes | None) -> bytes:
-                return _PUT + (body or b"null") + b"}\n\n"
+            frame = _frame_location  # one function for all: the hub frames a change once
 
         return key, frame
 
