@@ -1,17 +1,23 @@
-"""HTTP throughput of Roost next to a minimal Starlette app, with wrk at 64 connections.
+"""HTTP throughput of Roost next to a bare ASGI app and a minimal Starlette app (wrk, 64
+connections).
 
-Cases: GET of the demo Living Room thermostat, PUT of its target temperature (alternating
-two values), each against Roost and against ``minimal_app.py`` under the same uvicorn setup;
-then PUT against a second Roost started with ``--synchronous NORMAL``. Every server gets a
-fresh database, core 0 and the access log off; wrk runs on core 1 with one thread.
+Cases: GET of the demo Living Room thermostat and PUT of its target temperature (alternating
+two values, ``synchronous=FULL``), each against Roost, against Roost with ``--routes`` more
+routes ahead of its own (as new transports add them), and against the two baselines of
+``minimal_app.py`` under the same uvicorn setup; then PUT against a Roost started with
+``--synchronous NORMAL``. Every server gets a fresh database, core 0 and the access log off;
+wrk runs on core 1 with one thread. With ``--repeat N`` the cases run in N interleaved rounds
+(every case once per round), and shares are taken within a round, so load that comes and goes
+touches both sides of a ratio alike.
 
     python bench/http_bench.py [--duration 15] [--connections 64] [--repeat 1]
-                               [--profile DIR]
+                               [--routes 50] [--profile DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import shutil
 import sqlite3
@@ -54,6 +60,12 @@ class Result:
     cpu: float  # server CPU time / wall time, as a share of its one core
     other: float  # CPU used by anything but the server and wrk, in cores
     commits: float | None = None  # rows added to the change log per second (Roost only)
+    load: str = ""  # the machine's load averages (1, 5, 15 min) as the run ended
+
+    @property
+    def us_per_request(self) -> float:
+        """Server CPU per answer: steadier than requests/s when others share its core."""
+        return self.cpu / self.rps * 1e6
 
 
 def _latency(out: str, pct: str) -> float:
@@ -67,14 +79,6 @@ def _last_seq(server: Server) -> int | None:
         return None
     with sqlite3.connect(f"file:{server.db}?mode=ro", uri=True) as conn:
         return int(conn.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()[0])
-
-
-def wrk(case: str, server: Server, path: str, script: Path, args: argparse.Namespace) -> Result:
-    """Measure a case ``--repeat`` times. Keep the median of the undisturbed runs (other load
-    at most 0.1 cores), or if none was undisturbed, the least disturbed run."""
-    runs = [_wrk_once(case, server, path, script, args) for _ in range(args.repeat)]
-    quiet = sorted((r for r in runs if r.other <= QUIET), key=lambda r: r.rps)
-    return quiet[(len(quiet) - 1) // 2] if quiet else min(runs, key=lambda r: r.other)
 
 
 def _wrk_once(case: str, server: Server, path: str, script: Path,
@@ -111,22 +115,48 @@ def _wrk_once(case: str, server: Server, path: str, script: Path,
         sum(int(g) for g in errors.groups()) if errors else 0)
     result = Result(case, int(requests.group(1)), float(rps.group(1)), _latency(out, "50"),
                     _latency(out, "99"), failed, cpu / wall, max(other, 0.0),
-                    None if seq is None or after is None else (after - seq) / wall)
+                    None if seq is None or after is None else (after - seq) / wall,
+                    servers.load_averages())
     print(f"  {case}: {result.rps:,.0f} req/s, p50 {result.p50_ms:.2f} ms, "
-          f"p99 {result.p99_ms:.2f} ms, failed {failed}, other load {result.other:.2f} cores",
-          flush=True)
+          f"p99 {result.p99_ms:.2f} ms, failed {failed}, other load {result.other:.2f} cores, "
+          f"load averages {result.load}", flush=True)
     return result
+
+
+def median_run(runs: list[Result]) -> Result:
+    """The median of the undisturbed runs (other load at most 0.1 cores), or if none was
+    undisturbed, the median of all."""
+    quiet = sorted((r for r in runs if r.other <= QUIET), key=lambda r: r.rps)
+    chosen = quiet or sorted(runs, key=lambda r: r.rps)
+    return chosen[(len(chosen) - 1) // 2]
 
 
 def table(results: list[Result]) -> str:
     rows = ["| Case | Requests/s | p50 ms | p99 ms | Failed | Commits/s | Server CPU | "
-            "Other load |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+            "CPU µs/request | Other load | Load averages |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     for r in results:
         commits = "—" if r.commits is None else f"{r.commits:,.0f}"
         rows.append(f"| {r.case} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | "
-                    f"{r.failed} | {commits} | {r.cpu:.0%} | {r.other:.2f} cores |")
+                    f"{r.failed} | {commits} | {r.cpu:.0%} | {r.us_per_request:.0f} | "
+                    f"{r.other:.2f} cores | "
+                    f"{r.load} |")
     return "\n".join(rows)
+
+
+def share(runs: dict[str, list[Result]], case: str, base: str) -> str:
+    """``case`` as a share of ``base`` within each round, by requests/s and by server CPU
+    per request (base's over case's): the medians and the ranges."""
+    pairs = list(zip(runs[case], runs[base], strict=True))
+    by_rate = sorted(a.rps / b.rps for a, b in pairs)
+    by_cpu = sorted(b.us_per_request / a.us_per_request for a, b in pairs)
+    return f"by requests/s {_spread(by_rate)}; by CPU per request {_spread(by_cpu)}"
+
+
+def _spread(shares: list[float]) -> str:
+    median = shares[(len(shares) - 1) // 2]
+    return f"{median:.0%}" + (f" (rounds {shares[0]:.0%}–{shares[-1]:.0%})"
+                              if len(shares) > 1 else "")
 
 
 def main() -> None:
@@ -135,42 +165,59 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=3, help="seconds before each case")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--repeat", type=int, default=1,
-                        help="runs per case; the table keeps the median undisturbed one")
+                        help="interleaved rounds; the table keeps each case's median run")
+    parser.add_argument("--routes", type=int, default=50,
+                        help="routes the second Roost has ahead of its own")
     parser.add_argument("--wrk", default=shutil.which("wrk") or "wrk")
     parser.add_argument("--profile", type=Path, metavar="DIR",
                         help="sample the server with py-spy during each case; stacks go here")
     args = parser.parse_args()
     servers.prepare_client()
-    results: list[Result] = []
-    with tempfile.TemporaryDirectory(prefix="roost-bench-") as tmp:
-        work = Path(tmp)
-        with servers.running(servers.start_roost(work)) as roost:
-            device_id, value = servers.living_room(roost)
-            path = f"/devices/thermostats/{device_id}"
-            get_lua, put_lua = work / "get.lua", work / "put.lua"
-            get_lua.write_text(GET_LUA.substitute(token=roost.token))
-            put_lua.write_text(PUT_LUA.substitute(token=roost.token, a=value + 1, b=value))
-            with servers.running(servers.start_minimal(work)) as minimal:
-                print(f"Roost pid {roost.pid}, minimal app pid {minimal.pid}; "
-                      f"{args.duration:g} s per case", flush=True)
-                results.append(wrk("minimal app GET", minimal, path, get_lua, args))
-                results.append(wrk("Roost GET thermostat", roost, path, get_lua, args))
-                results.append(wrk("minimal app PUT (echo, no storage)", minimal, path,
-                                   put_lua, args))
-                results.append(wrk("Roost PUT, synchronous=FULL", roost, path, put_lua, args))
-        with servers.running(servers.start_roost(work, synchronous="NORMAL")) as normal:
-            normal_id, _ = servers.living_room(normal)
-            path = f"/devices/thermostats/{normal_id}"
-            put_lua.write_text(PUT_LUA.substitute(token=normal.token, a=value + 1, b=value))
-            results.append(wrk("Roost PUT, synchronous=NORMAL", normal, path, put_lua, args))
+    more = f"Roost with {args.routes} more routes"
+    runs: dict[str, list[Result]] = {}
+    with contextlib.ExitStack() as stack:
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="roost-bench-")))
+        start = {
+            "raw ASGI app": lambda: servers.start_minimal(work, raw=True),
+            "minimal app": lambda: servers.start_minimal(work),
+            "Roost": lambda: servers.start_roost(work),
+            more: lambda: servers.start_roost(work, extra_routes=args.routes),
+            "Roost NORMAL": lambda: servers.start_roost(work, synchronous="NORMAL"),
+        }
+        started = {name: stack.enter_context(servers.running(run())) for name, run in
+                   start.items()}
+        device_id, value = servers.living_room(started["Roost"])
+        cases: list[tuple[str, Server, str, Path]] = []
+        for name, server in started.items():
+            path = device_id if server.db is None else servers.living_room(server)[0]
+            path = f"/devices/thermostats/{path}"
+            token = server.token or started["Roost"].token
+            get_lua, put_lua = work / f"get-{server.port}.lua", work / f"put-{server.port}.lua"
+            get_lua.write_text(GET_LUA.substitute(token=token))
+            put_lua.write_text(PUT_LUA.substitute(token=token, a=value + 1, b=value))
+            if name != "Roost NORMAL":
+                cases.append((f"{name} GET", server, path, get_lua))
+            put = "PUT (echo, no storage)" if server.db is None else (
+                "PUT, synchronous=NORMAL" if name == "Roost NORMAL" else "PUT, synchronous=FULL")
+            cases.append((f"{name.removesuffix(' NORMAL')} {put}", server, path, put_lua))
+        cases.sort(key=lambda c: " PUT" in c[0])  # all GETs first in each round
+        print(", ".join(f"{name} pid {s.pid}" for name, s in started.items()), flush=True)
+        for round_ in range(args.repeat):
+            print(f"round {round_ + 1} of {args.repeat}", flush=True)
+            for case, server, path, script in cases:
+                runs.setdefault(case, []).append(_wrk_once(case, server, path, script, args))
+    results = [median_run(r) for r in runs.values()]
     print()
     print(table(results))
-    get_share = results[1].rps / results[0].rps
-    print(f"\nRoost GET = {get_share:.0%} of the minimal app (target >= 50 %: "
-          f"{'met' if get_share >= 0.5 else 'missed'})")
-    durable = results[3].rps
-    print(f"Durable acknowledged writes (FULL) = {durable:,.0f}/s (target >= 5,000/s: "
-          f"{'met' if durable >= 5000 else 'missed'})")
+    print()
+    get, put = "Roost GET", "Roost PUT, synchronous=FULL"
+    for case, base in ((get, "raw ASGI app GET"), (get, "minimal app GET"),
+                       (f"{more} GET", "raw ASGI app GET"),
+                       (put, "raw ASGI app PUT (echo, no storage)"),
+                       (put, "minimal app PUT (echo, no storage)"),
+                       (f"{more} PUT, synchronous=FULL", "raw ASGI app PUT (echo, no storage)")):
+        print(f"{case} = {share(runs, case, base)} of {base}")
+    print(f"durable acknowledged writes (FULL): {median_run(runs[put]).rps:,.0f}/s")
 
 
 if __name__ == "__main__":

@@ -1,13 +1,15 @@
-"""The baseline for the HTTP benchmark: a minimal Starlette app with Roost's uvicorn setup.
+"""The baselines for the HTTP benchmark: a minimal Starlette app, or with ``--raw`` a bare ASGI
+app, with Roost's uvicorn setup.
 
 GET of a thermostat answers fixed JSON of the same size as Roost's demo thermostat; PUT parses
 the JSON body and echoes it, as Roost's PUT does, but stores nothing. The server is started
 exactly the way ``roost serve`` starts it (``roost/server.py``): a ``uvicorn.Server`` with
 default loop/http settings (uvloop and httptools where installed), ``lifespan="on"``,
 ``timeout_graceful_shutdown=5``, the same garbage-collector thresholds, and the log level
-given on the command line.
+given on the command line. ``--raw`` serves the same bytes from a plain ASGI callable, no
+framework at all: the most any Python app on this server setup could do.
 
-    python bench/minimal_app.py --port 8001 --log-level warning
+    python bench/minimal_app.py --port 8001 --log-level warning [--raw]
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 THERMOSTAT = {
     "device_id": "vR-Gr1EsKlHHMKi_t-zygg", "software_version": "5.9.3-5",
@@ -58,6 +61,28 @@ async def thermostat(request: Request) -> Response:
 
 app = Starlette(routes=[Route("/devices/thermostats/{device_id}", thermostat,
                               methods=["GET", "PUT"])])
+JSON_HEADERS = [(b"content-type", b"application/json")]
+
+
+async def raw_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """The same answers with no framework: GET the fixed JSON, PUT the body echoed."""
+    if scope["type"] == "lifespan":
+        while (await receive())["type"] != "lifespan.shutdown":
+            await send({"type": "lifespan.startup.complete"})
+        await send({"type": "lifespan.shutdown.complete"})
+        return
+    body = BODY
+    if scope["method"] == "PUT":
+        chunks = []
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        body = orjson.dumps(orjson.loads(b"".join(chunks)))
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [*JSON_HEADERS, (b"content-length", b"%d" % len(body))]})
+    await send({"type": "http.response.body", "body": body})
 
 
 def main() -> None:
@@ -65,10 +90,12 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--log-level", default="warning")
+    parser.add_argument("--raw", action="store_true", help="a bare ASGI app, no Starlette")
     args = parser.parse_args()
-    config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level,
-                            lifespan="on", timeout_graceful_shutdown=5)
-    print(f"minimal app serving http://{args.host}:{args.port}/", flush=True)
+    config = uvicorn.Config(raw_app if args.raw else app, host=args.host, port=args.port,
+                            log_level=args.log_level, lifespan="on", timeout_graceful_shutdown=5)
+    kind = "raw ASGI" if args.raw else "minimal"
+    print(f"{kind} app serving http://{args.host}:{args.port}/", flush=True)
     gc.set_threshold(50_000, 20, 20)
     with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
         runner.run(uvicorn.Server(config).serve())

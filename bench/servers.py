@@ -59,6 +59,11 @@ def machine_busy_seconds() -> float:
     return (user + nice + system) / os.sysconf("SC_CLK_TCK")
 
 
+def load_averages() -> str:
+    """The machine's 1, 5 and 15 minute load averages, as ``uptime`` shows them."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
 def children_cpu_seconds() -> float:
     """CPU time of this process's finished children (wrk)."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -118,15 +123,19 @@ def _killed_on_error(process: subprocess.Popen[bytes]) -> Iterator[None]:
         raise
 
 
-def start_roost(workdir: Path, *, synchronous: str = "FULL", keepalive: float = 30.0) -> Server:
-    """``roost serve --demo`` on a fresh database in ``workdir``, access log off."""
+def start_roost(workdir: Path, *, synchronous: str = "FULL", keepalive: float = 30.0,
+                extra_routes: int = 0) -> Server:
+    """``roost serve --demo`` on a fresh database in ``workdir``, access log off; with
+    ``extra_routes``, that many more routes ahead of all of Roost's (bench/more_routes.py)."""
     port = free_port()
     db = workdir / f"roost-{port}.db"
     log = workdir / f"roost-{port}.log"
-    args = ["-m", "roost", "serve", "--demo", "--no-simulate", "--db", str(db), "--host", HOST,
+    args = ["serve", "--demo", "--no-simulate", "--db", str(db), "--host", HOST,
             "--port", str(port), "--synchronous", synchronous, "--keepalive", str(keepalive),
             "--log-level", "warning"]
-    process = _spawn(args, log)
+    start = ["-m", "roost"] if not extra_routes else [str(BENCH / "more_routes.py"),
+                                                      str(extra_routes)]
+    process = _spawn([*start, *args], log)
     with _killed_on_error(process):
         token = _wait_for(log, process, r"access token: (\S+)").group(1)
         _wait_for(log, process, r"Roost serving")
@@ -150,10 +159,11 @@ def start_simulated(db: Path, step_log: Path, *, speed: float = 60.0,
     return Server(process, port, db=db)
 
 
-def start_minimal(workdir: Path) -> Server:
+def start_minimal(workdir: Path, *, raw: bool = False) -> Server:
+    """The minimal Starlette app, or with ``raw`` the bare ASGI app (bench/minimal_app.py)."""
     port = free_port()
     args = [str(BENCH / "minimal_app.py"), "--host", HOST, "--port", str(port),
-            "--log-level", "warning"]
+            "--log-level", "warning", *(["--raw"] if raw else [])]
     process = _spawn(args, workdir / f"minimal-{port}.log")
     with _killed_on_error(process):
         _wait_listening(port)

@@ -14,6 +14,7 @@ from starlette.routing import Route
 from roost import device
 from roost.api import oauth
 from roost.api.developer import DeveloperApi
+from roost.api.dispatch import DataFirst
 from roost.api.rest import DataEndpoint
 from roost.auth.throttle import LoginThrottle
 from roost.clock import Clock, system_clock
@@ -81,7 +82,10 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock,
             await service.stop()
             service.store.close()
 
-    app = Starlette(
+    # The data API answers other origins; a browser asking for a page at / goes to the web app.
+    data = web.FrontDoor(Cors(DataEndpoint(service, settings), SAME_ORIGIN))
+    app = DataFirst(
+        data,
         routes=[
             Route("/openapi.json", openapi_json, methods=["GET"]),
             Route("/oauth2/access_token", oauth.access_token, methods=["POST"]),
@@ -96,9 +100,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock,
             *device.routes(devices, settings.device_origin),
             *device.api_routes(devices),
             *web.routes(),
-            # A browser asking for a page at / goes to the web app; API clients to the data.
-            Route("/", web.FrontDoor(Cors(DataEndpoint(service, settings)))),
-            Route("/{path:path}", Cors(DataEndpoint(service, settings), SAME_ORIGIN)),
+            Route("/{path:path}", data),  # what DataFirst does not send straight to it
         ],
         lifespan=lifespan,
     )

@@ -13,6 +13,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
 KEEPALIVE = b"event: keep-alive\ndata: null\n\n"
+TIMER_SLACK = 0.001  # seconds a loop may run a timer before its time
 
 
 @dataclass(eq=False)
@@ -24,9 +25,16 @@ class Group:
 
 
 class Subscriber:
-    """One open stream. ``frame`` turns a group's body into this stream's ``put`` event."""
+    """One open stream. ``frame`` turns a group's body into this stream's ``put`` event.
 
-    __slots__ = ("_frame", "_pending", "_waiter", "closed", "group", "owner", "reason")
+    Waiting for the next event costs one future per event and no timer: the keep-alive
+    timer is armed once and, when it fires early because events were sent meanwhile,
+    re-armed for the new deadline, so it fires about once per keep-alive interval however
+    often events come (a timer and a task per event were most of fan-out's cost).
+    """
+
+    __slots__ = ("_due", "_frame", "_loop", "_pending", "_timer", "_waiter", "_watched",
+                 "closed", "group", "owner", "reason")
 
     def __init__(self, group: Group, frame: Callable[[bytes | None], bytes],
                  owner: Hashable = None) -> None:
@@ -37,9 +45,20 @@ class Subscriber:
         self._waiter: asyncio.Future[None] | None = None
         self.closed = False
         self.reason: bytes | None = None  # a last event to send before closing
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._due = 0.0  # when a keep-alive is due, on the loop's clock
+        self._watched: asyncio.Future[None] | None = None  # the disconnect being watched
 
-    def offer(self, body: bytes | None) -> None:
-        self._pending = self._frame(body)
+    def offer(self, body: bytes | None, framed: dict[object, bytes] | None = None) -> None:
+        """The group's new body; ``framed`` shares the framed bytes among the subscribers
+        of one change that frame alike."""
+        if framed is None:
+            self._pending = self._frame(body)
+        elif (pending := framed.get(self._frame)) is not None:
+            self._pending = pending
+        else:
+            self._pending = framed[self._frame] = self._frame(body)
         self._wake()
 
     def rejoin(self, group: Group, frame: Callable[[bytes | None], bytes]) -> None:
@@ -55,28 +74,51 @@ class Subscriber:
         self.reason = last_event
         self._wake()
 
-    def _wake(self) -> None:
+    def _wake(self, *_: object) -> None:
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
 
     async def next(self, keepalive: float, disconnected: asyncio.Future[None]) -> bytes | None:
-        """The next bytes to send: a snapshot, a keep-alive, a last event; None to end."""
-        if self._pending is None and not self.closed:
-            self._waiter = asyncio.get_running_loop().create_future()
+        """The next bytes to send: a snapshot, a keep-alive once nothing was sent for
+        ``keepalive`` seconds, a last event; None to end (also once ``disconnected`` is
+        done)."""
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        if disconnected is not self._watched:
+            self._watched = disconnected
+            disconnected.add_done_callback(self._wake)
+        due = loop.time() + keepalive
+        while self._pending is None and not self.closed and not disconnected.done():
+            if loop.time() >= due - TIMER_SLACK:
+                return KEEPALIVE
+            self._due = due
+            if self._timer is None:
+                self._timer = loop.call_at(due, self._keepalive_due)
+            self._waiter = loop.create_future()
             try:
-                await asyncio.wait((self._waiter, disconnected), timeout=keepalive,
-                                   return_when=asyncio.FIRST_COMPLETED)
+                await self._waiter
             finally:
                 self._waiter = None
         if disconnected.done():
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
             return None
         if self.closed:
             last, self.reason = self.reason, None
             return last
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            return pending
-        return KEEPALIVE
+        pending, self._pending = self._pending, None
+        return pending
+
+    def _keepalive_due(self) -> None:
+        self._timer = None
+        if self._waiter is None or self._loop is None:
+            return  # not waiting: the next wait arms the timer again
+        if self._loop.time() >= self._due - TIMER_SLACK:
+            self._wake()
+        else:  # events were sent since it was armed: the deadline moved
+            self._timer = self._loop.call_at(self._due, self._keepalive_due)
 
 
 class Hub:
@@ -133,8 +175,9 @@ class Hub:
             body = self._render(group.key)
             if body != group.body:
                 group.body = body
+                framed: dict[object, bytes] = {}
                 for subscriber in group.subscribers:
-                    subscriber.offer(body)
+                    subscriber.offer(body, framed)
 
     def close(self, predicate: Callable[[Subscriber], bool] = lambda s: True,
               last_event: bytes | None = None) -> None:

@@ -14,8 +14,9 @@ import asyncio
 import contextlib
 import dataclasses
 import functools
+import gc
 import logging
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from typing import Any, NamedTuple
 
 import orjson
@@ -23,6 +24,7 @@ import orjson
 from roost import errors, rules
 from roost.auth import clients, tokens
 from roost.auth.principal import Principal, View
+from roost.caches import UserCaches
 from roost.clock import Clock, parse, system_clock
 from roost.hub import Hub, Subscriber
 from roost.model import document, paths, validate
@@ -40,10 +42,35 @@ AUTH_REVOKED = b"event: auth_revoked\ndata: null\n\n"
 
 Write = tuple[Principal, paths.Path, Any]  # who writes, where, and the body
 New = tuple[str, dict[str, Any]]  # what to create: a kind and its values
-CACHED_USERS = 2_000  # users whose projections are kept between their changes
+# Users whose projections (a whole home as one reader may see it) are kept between changes.
+CACHED_TREES = 2_000
+# Users whose encoded answers are kept: a few KiB each, so enough for every active home.
+CACHED_BODIES = 50_000
+# A token's digest once computed: the hot path looks a seen token up without hashing it.
+_token_key = functools.lru_cache(maxsize=65_536)(tokens.digest)
 # How often a server looks for account changes another process made (the command line):
 # one cheap check, and a read only when the database changed.
 FOLLOW_INTERVAL = 0.3
+
+
+def _frame_location(body: bytes | None) -> bytes:
+    """A ``put`` of a location other than the root: the same bytes for every stream."""
+    return _PUT + (body or b"null") + b"}\n\n"
+
+
+@contextlib.contextmanager
+def _kept_for_good() -> Iterator[None]:
+    """For what the block allocates to live as long as the server, with no cycles: the home
+    as loaded. The collector is paused meanwhile (it would walk a dict per object again and
+    again: half of start-up at 10,000 homes) and then told to leave it out of collections."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
 
 
 class StreamKey(NamedTuple):
@@ -63,8 +90,8 @@ class Service:
         self.hub = Hub(self._render)
         # Projections and encoded bodies by user: a change drops only the homes it touched,
         # so a simulator commit of a few hundred homes leaves every other reader's cache.
-        self._trees: dict[str, dict[View, dict[str, Any]]] = {}
-        self._encoded: dict[str, dict[tuple[Hashable, ...], bytes]] = {}
+        self._trees: UserCaches[View, dict[str, Any]] = UserCaches(CACHED_TREES)
+        self._encoded: UserCaches[tuple[Hashable, ...], bytes] = UserCaches(CACHED_BODIES)
         self._principals: dict[str, Principal] = {}
         self._secret = ""
         self._waiting: dict[str, asyncio.Future[None]] = {}  # user id -> its next change
@@ -79,8 +106,9 @@ class Service:
     async def start(self) -> None:
         self.store.open()
         await clients.ensure_first_party(self.store)
-        objects, seq = self.store.load()
-        self.home = Home.load(objects, seq)
+        with _kept_for_good():
+            objects, seq = self.store.load()
+            self.home = Home.load(objects, seq)
         self._secret = await self.store.secret()
         # Everything recorded before now is already in what the store answers.
         self._event_seq = await self.store.last_account_event()
@@ -116,7 +144,7 @@ class Service:
         seen before is answered from memory, without the store."""
         if not token:
             raise errors.unauthorized()
-        key = tokens.digest(token)
+        key = _token_key(token)
         principal = self._principals.get(key)
         if principal is None:
             principal = await self._look_up(key, token)
@@ -176,8 +204,8 @@ class Service:
                      if o.user_id == user_id)
         if gone:
             self.home.commit(Change(self.home.seq, gone))
-        self._trees.pop(user_id, None)
-        self._encoded.pop(user_id, None)
+        self._trees.drop(user_id)
+        self._encoded.drop(user_id)
         self.hub.publish(frozenset({user_id}))
 
     async def _follow_accounts(self) -> None:
@@ -234,22 +262,11 @@ class Service:
     # -- reading -----------------------------------------------------------------------------
 
     def _tree(self, view: View) -> dict[str, Any]:
-        trees = self._cache(self._trees, view.user_id)
+        trees = self._trees.of(view.user_id)
         tree = trees.get(view)
         if tree is None:
             tree = trees[view] = document.project(self.home, *view)
         return tree
-
-    @staticmethod
-    def _cache(caches: dict[str, dict[Any, Any]], user_id: str) -> dict[Any, Any]:
-        """A user's cache; all of them are dropped once too many users have one, which
-        bounds memory without bookkeeping on every read."""
-        cache = caches.get(user_id)
-        if cache is None:
-            if len(caches) >= CACHED_USERS:
-                caches.clear()
-            cache = caches[user_id] = {}
-        return cache
 
     def read(self, principal: Principal, path: paths.Path) -> Any:
         tree = self._tree(principal.view)
@@ -262,7 +279,7 @@ class Service:
         if not path or path[0] == "metadata":
             return orjson.dumps(self.read(principal, path))
         key = (principal.view, path)
-        encoded = self._cache(self._encoded, principal.user_id)
+        encoded = self._encoded.of(principal.user_id)
         body = encoded.get(key)
         if body is None:
             body = encoded[key] = orjson.dumps(self.read(principal, path))
@@ -460,8 +477,8 @@ class Service:
     def _committed(self, change: Change) -> None:
         self.home.commit(change)
         for user_id in change.user_ids:
-            self._trees.pop(user_id, None)
-            self._encoded.pop(user_id, None)
+            self._trees.drop(user_id)
+            self._encoded.drop(user_id)
         self.hub.publish(change.user_ids)
         self._wake(change.user_ids)
 
@@ -489,7 +506,7 @@ class Service:
         """A stream of ``put`` events for a location; 404 if it does not exist now."""
         self.read(principal, path)
         key, frame = self._stream(principal, path)
-        return self.hub.subscribe(key, principal.user_id, frame, tokens.digest(principal.token))
+        return self.hub.subscribe(key, principal.user_id, frame, _token_key(principal.token))
 
     def _stream(self, principal: Principal,
                 path: paths.Path) -> tuple[StreamKey, Callable[[bytes | None], bytes]]:
@@ -505,9 +522,7 @@ class Service:
         else:
             if path[0] == "metadata":
                 key = key._replace(metadata=tuple(principal.metadata.items()))
-
-            def frame(body: bytes | None) -> bytes:
-                return _PUT + (body or b"null") + b"}\n\n"
+            frame = _frame_location  # one function for all: the hub frames a change once
 
         return key, frame
 

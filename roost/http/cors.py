@@ -30,11 +30,14 @@ class Cors:
         return any(path == p or path.startswith(p + "/") for p in self.same_origin)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = dict(scope.get("headers", ())) if scope["type"] == "http" else {}
-        if b"origin" not in headers or self._private(scope["path"]):
+        # Most requests come from no browser: one look for Origin, no dict built.
+        if scope["type"] != "http" or not any(
+                name == b"origin" for name, _ in scope["headers"]) or self._private(
+                scope["path"]):
             await self.app(scope, receive, send)
             return
-        if scope["method"] == "OPTIONS" and b"access-control-request-method" in headers:
+        if scope["method"] == "OPTIONS" and any(
+                name == b"access-control-request-method" for name, _ in scope["headers"]):
             await send({"type": "http.response.start", "status": 204, "headers": [
                 (b"access-control-allow-origin", b"*"),
                 (b"access-control-allow-methods", ALLOW_METHODS),

@@ -178,10 +178,11 @@ class SQLiteStore(Store):
 
     def load(self) -> tuple[list[Obj], int]:
         def job(conn: sqlite3.Connection) -> tuple[list[Obj], int]:
-            rows = conn.execute(
-                "SELECT kind, id, user_id, structure_id, version, data, updated FROM objects"
-            ).fetchall()
             seq = conn.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()[0]
+            # Row by row, not fetchall: each row's JSON text is freed as soon as it is
+            # parsed, so the whole table's text never sits in memory beside the objects.
+            rows = conn.execute(
+                "SELECT kind, id, user_id, structure_id, version, data, updated FROM objects")
             return [Obj(k, i, u, s, v, orjson.loads(d), False, t)
                     for k, i, u, s, v, d, t in rows], seq
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from starlette._utils import get_route_path
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 from starlette.routing import BaseRoute, Mount, Route
@@ -40,18 +41,22 @@ def routes() -> list[BaseRoute]:
     ]
 
 
+def _wants_page(request: Request) -> bool:
+    return request.method in ("GET", "HEAD") and "text/html" in request.headers.get(
+        "accept", "") and "authorization" not in request.headers \
+        and "auth" not in request.query_params
+
+
 class FrontDoor:
-    """``/``: a browser asking for a page without a token goes to the web app; everything
-    else is the data API's (``api``)."""
+    """In front of the data API (``api``): a browser asking ``/`` for a page without a token
+    goes to the web app; everything else is the data API's."""
 
     def __init__(self, api: ASGIApp) -> None:
         self.api = api
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope)
-        if request.method in ("GET", "HEAD") and "text/html" in request.headers.get(
-                "accept", "") and "authorization" not in request.headers \
-                and "auth" not in request.query_params:
+        # Every data request passes here: only the root is looked at twice.
+        if get_route_path(scope) == "/" and _wants_page(Request(scope)):
             await RedirectResponse(PREFIX, status_code=303)(scope, receive, send)
             return
         await self.api(scope, receive, send)

@@ -184,3 +184,23 @@ def test_a_closed_stream_is_not_moved() -> None:
         assert closed.group.key == "alice/" and "alice/other" not in homes.renders
 
     run(test)
+
+
+def test_a_keep_alive_comes_a_whole_interval_after_the_last_event_not_before() -> None:
+    async def test() -> None:
+        loop = asyncio.get_running_loop()
+        hub = Hub(Homes().render)
+        subscriber = hub.subscribe("alice/", "alice", put)
+        connected = loop.create_future()
+        assert await subscriber.next(0.3, connected) == b"put:null"
+        loop.call_later(0.1, hub.publish, frozenset({"alice"}))  # renders the same: no event
+        loop.call_later(0.15, subscriber.offer, b"v2")
+        assert await subscriber.next(0.3, connected) == b"put:v2"
+        # The timer armed before that event is still pending; it must not end this wait early.
+        began = loop.time()
+        assert await subscriber.next(0.3, connected) == KEEPALIVE
+        assert loop.time() - began >= 0.3 - 0.01
+        connected.set_result(None)
+        assert await subscriber.next(0.3, connected) is None
+
+    run(test)
