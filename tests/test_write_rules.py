@@ -1054,9 +1054,13 @@ def test_eta_times_in_any_iso_form(api: Any, begin: str, end: str, expected: str
     assert api.get(f"{structure(api)}/eta_begin") == expected
 
 
-def test_eta_window_in_progress_is_accepted(api: Any) -> None:
-    accepted(api, structure(api), eta(begin="2026-01-15T11:50:00Z", end="2026-01-15T12:10:00Z"))
-    assert api.get(f"{structure(api)}/eta_begin") == "2026-01-15T11:50:00.000Z"
+@pytest.mark.parametrize("begin", ["2026-01-15T11:50:00Z", "2026-01-15T12:00:00Z"])
+def test_eta_window_beginning_now_or_before_is_refused(api: Any, begin: str) -> None:
+    # The Away & ETA guide: the begin "must be greater than NOW" (the clock is at 12:00).
+    refused(api, structure(api), eta(begin=begin, end="2026-01-15T12:10:00Z"),
+            error="Invalid ETA: the window must begin in the future", anchor="eta-error",
+            details={"begin": begin.replace(":00Z", ":00.000Z"),
+                     "now": "2026-01-15T12:00:00.000Z"})
 
 
 def test_eta_at_its_field_path(api: Any) -> None:
