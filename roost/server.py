@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import re
 import socket
 from collections.abc import Callable
 from types import FrameType
@@ -15,10 +14,7 @@ from starlette.applications import Starlette
 from uvicorn.config import LOG_LEVELS
 
 from roost.api.redirect import FrontDoor
-
-# Query parameters that carry secrets: data-API tokens (`?auth=`), and the token exchange's
-# parameters, which many clients send in the query string rather than the body.
-_SECRET_QUERY = re.compile(r"([?&](?:auth|client_secret|code|access_token|password)=)[^&\s]*")
+from roost.http.redact import redact
 
 
 class RedactTokens(logging.Filter):
@@ -26,8 +22,7 @@ class RedactTokens(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
-            record.args = tuple(_SECRET_QUERY.sub(r"\1[redacted]", a) if isinstance(a, str)
-                                else a for a in record.args)
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
         return True
 
 

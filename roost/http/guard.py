@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from roost.http.errors import HttpError, Translations
+from roost.http.redact import redact
 
 Answer = TypeVar("Answer")
 Handler = Callable[[Request], Awaitable[Answer]]
@@ -56,6 +57,6 @@ def answer(shape: type[HttpError], request: Request, exc: Exception,
     error = shape.adopt(exc, extra)
     if error is None:
         logging.getLogger(shape.logger).error(
-            "%s %s failed", request.method, request.url.path, exc_info=exc)
+            "%s %s failed", request.method, redact(request.url.path), exc_info=exc)
         error = shape.internal()
     return error.response()
