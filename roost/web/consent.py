@@ -125,7 +125,8 @@ async def decide(request: Request) -> Response:
         if not chosen:
             return message(request, "Not connected",
                            "Choose at least one home to connect, then try again.")
-    code = await oauth.issue_code(service, session.user_id, product, chosen)
+    code = await oauth.issue_code(service, session.user_id, product, chosen,
+                                  str(form.get("redirect_uri") or "") or None)
     if product.redirect_uri is not None:
         return _redirect(product.redirect_uri, code=code, state=state)
     return page(request, "pin.html", product=product, pin=code)
