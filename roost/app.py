@@ -35,7 +35,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock,
     settings = settings or Settings()
     service = Service(open_store(settings.db, settings.synchronous), clock)
     spec = openapi.document()
-    developer = DeveloperApi(service, settings.max_body)
+    developer = DeveloperApi(service, settings.max_body, settings.session_control)
     outdoors = Outdoors()
     # Nest's own logic runs always. Where the simulator runs, it plays the thermostats' own
     # logic (fan timers); where it does not, the cloud stands in for it.

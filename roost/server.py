@@ -12,8 +12,10 @@ from types import FrameType
 import uvicorn
 from starlette.applications import Starlette
 from uvicorn.config import LOG_LEVELS
+from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 from roost.api.redirect import FrontDoor
+from roost.http.deadline import HEADER_TIMEOUT, with_header_deadline
 from roost.http.redact import redact
 
 
@@ -50,15 +52,22 @@ class _Server(uvicorn.Server):
 
 def serve(app: Starlette, host: str, port: int, redirect_port: int | None = None,
           log_level: str = "info", certfile: str | None = None,
-          keyfile: str | None = None) -> None:
+          keyfile: str | None = None, forwarded_allow_ips: str = "",
+          header_timeout: float = HEADER_TIMEOUT) -> None:
     """Serve ``app`` on ``port``, over TLS when given a certificate and its key (the front
-    door stays plain HTTP and sends clients on to https)."""
+    door stays plain HTTP and sends clients on to https). ``X-Forwarded-For`` and
+    ``X-Forwarded-Proto`` are believed only from ``forwarded_allow_ips`` (comma-separated
+    addresses or networks; none by default): anyone else could name any address and so
+    escape the sign-in throttle."""
     logging.getLogger("uvicorn.access").addFilter(RedactTokens())
     # uvicorn formats every access line's arguments before the logger drops them; when the
     # level hides them, not asking for them saves about 5 % of each request's CPU.
     access_log = LOG_LEVELS.get(log_level.lower(), logging.INFO) <= logging.INFO
     common = {"host": host, "log_level": log_level, "timeout_graceful_shutdown": 5,
-              "access_log": access_log}
+              "access_log": access_log,
+              "proxy_headers": bool(forwarded_allow_ips.strip()),
+              "forwarded_allow_ips": forwarded_allow_ips.strip() or None,
+              "http": with_header_deadline(AutoHTTPProtocol, header_timeout)}
     servers: list[_Server] = []
     _Server(uvicorn.Config(app, port=port, lifespan="on", ssl_certfile=certfile,
                            ssl_keyfile=keyfile, **common), servers,

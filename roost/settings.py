@@ -17,3 +17,5 @@ class Settings:
     synchronous: str = "FULL"  # SQLite: FULL survives power loss, NORMAL only crashes
     simulate: bool = True  # run the home simulator (devices and Nest's own logic)
     speed: float = 1.0  # simulated seconds per real second; paces the simulator's ticks
+    # Legacy password sessions may also use the developer and simulator control APIs.
+    session_control: bool = False
