@@ -19,6 +19,7 @@ from roost.app import create_app
 from roost.auth import clients, passwords, tokens
 from roost.cli_sim import sim
 from roost.clock import system_clock
+from roost.http.deadline import HEADER_TIMEOUT
 from roost.model.schema import PERMISSIONS
 from roost.server import serve as run_server
 from roost.service import Service
@@ -69,14 +70,25 @@ main.add_command(sim)  # talks to a running server over HTTP, unlike the command
 @click.option("--keyfile", type=click.Path(exists=True, dir_okay=False),
               help="The certificate's private key (PEM, unencrypted).")
 @click.option("--log-level", default="info", show_default=True)
+@click.option("--forwarded-allow-ips", default="", show_default="none",
+              help="Believe X-Forwarded-For and X-Forwarded-Proto only from these addresses "
+              "(comma-separated; a reverse proxy in front of Roost).")
+@click.option("--header-timeout", default=HEADER_TIMEOUT, show_default=True,
+              type=click.FloatRange(min=0, min_open=True),
+              help="Close a connection whose request headers are not complete in this many "
+              "seconds.")
+@click.option("--allow-session-control", is_flag=True,
+              help="Let legacy password sessions (/user/login) manage products and drive the "
+              "simulator, as Roost's own tokens can (docs/security.md).")
 def serve(host: str, port: int, db: str, with_demo: bool, redirect_port: int | None,
           keepalive: float, synchronous: str, speed: float, simulate: bool,
-          certfile: str | None, keyfile: str | None, log_level: str) -> None:
+          certfile: str | None, keyfile: str | None, log_level: str,
+          forwarded_allow_ips: str, header_timeout: float, allow_session_control: bool) -> None:
     """Serve the Works with Nest API and the legacy mobile API."""
     check_tls(certfile, keyfile)
     scheme = "https" if certfile else "http"
     settings = Settings(db=db, keepalive=keepalive, synchronous=synchronous, speed=speed,
-                        simulate=simulate)
+                        simulate=simulate, session_control=allow_session_control)
 
     async def ready(service: Service) -> None:
         if with_demo:
@@ -103,7 +115,8 @@ def serve(host: str, port: int, db: str, with_demo: bool, redirect_port: int | N
         raise click.ClickException(str(exc)) from None
     if with_demo:  # the demo household leaves for work on weekdays (docs/simulator.md)
         app.state.simulator.people.routine = WEEKDAYS
-    run_server(app, host, port, redirect_port, log_level, certfile, keyfile)
+    run_server(app, host, port, redirect_port, log_level, certfile, keyfile,
+               forwarded_allow_ips, header_timeout)
 
 
 def check_tls(certfile: str | None, keyfile: str | None) -> None:
@@ -175,9 +188,14 @@ MIN_PASSWORD = 8
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 
 
+EMAIL_MAX = 254  # RFC 5321's longest forward path, less its brackets
+
+
 def check_email(ctx: click.Context | None, param: click.Parameter | None, email: str) -> str:
     email = email.strip()
-    if not _EMAIL.fullmatch(email):
+    if len(email) > EMAIL_MAX:
+        raise click.BadParameter(f"an email address has at most {EMAIL_MAX} characters")
+    if clients.has_control(email) or not _EMAIL.fullmatch(email):
         raise click.BadParameter(f"{email!r} is not an email address")
     return email
 
