@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 import ssl
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,16 +27,19 @@ from roost.service import Service
 from roost.settings import PORT, Settings
 from roost.simulator.clock import accelerated
 from roost.simulator.presence import WEEKDAYS
-from roost.store import StoreInUse, open_store
+from roost.store import StoreInUse, files, open_store
 from roost.store.base import Duplicate, Store
 from roost.store.records import Client
 
 console = Console(highlight=False)
-db_option = click.option("--db", default="roost.db", show_default=True,
-                         type=click.Path(dir_okay=False), help="SQLite file (created if missing).")
+db_option = click.option("--db", default="roost.db", show_default=True, envvar="ROOST_DB",
+                         show_envvar=True, type=click.Path(dir_okay=False),
+                         help="SQLite file (created if missing).")
 
 
-@click.group()
+# Every option can also come from the environment: ROOST_<COMMAND>_<OPTION>, e.g.
+# ROOST_SERVE_PORT=8080; the database is ROOST_DB for every command.
+@click.group(context_settings={"auto_envvar_prefix": "ROOST", "show_default": True})
 @click.version_option(package_name="roost")
 def main() -> None:
     """Roost: a self-hosted Nest cloud."""
@@ -46,12 +50,12 @@ main.add_command(sim)  # talks to a running server over HTTP, unlike the command
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=PORT, show_default=True, type=int)
+@click.option("--port", default=PORT, show_default=True, type=click.IntRange(1, 65535))
 @db_option
 @click.option("--demo", "with_demo", is_flag=True,
               help="Create the demo user, home and product unless they exist, and print a "
               "token for the user.")
-@click.option("--redirect-port", type=int, default=None,
+@click.option("--redirect-port", type=click.IntRange(1, 65535), default=None,
               help="Also listen here and answer every request with a 307 to --port, as Nest's "
               "developer-api front door did.")
 @click.option("--keepalive", default=30.0, show_default=True, type=float,
@@ -86,11 +90,18 @@ def serve(host: str, port: int, db: str, with_demo: bool, redirect_port: int | N
           forwarded_allow_ips: str, header_timeout: float, allow_session_control: bool) -> None:
     """Serve the Works with Nest API and the legacy mobile API."""
     check_tls(certfile, keyfile)
+    usable(db)
+    for listening in (port, redirect_port):
+        if listening is not None:
+            check_port(host, listening)
     scheme = "https" if certfile else "http"
     settings = Settings(db=db, keepalive=keepalive, synchronous=synchronous, speed=speed,
                         simulate=simulate, session_control=allow_session_control)
 
+    serving: list[bool] = []
+
     async def ready(service: Service) -> None:
+        serving.append(True)
         if with_demo:
             home = await demo.prepare(service)
             console.print(f"demo login: {demo.EMAIL} / {demo.PASSWORD}")
@@ -115,8 +126,30 @@ def serve(host: str, port: int, db: str, with_demo: bool, redirect_port: int | N
         raise click.ClickException(str(exc)) from None
     if with_demo:  # the demo household leaves for work on weekdays (docs/simulator.md)
         app.state.simulator.people.routine = WEEKDAYS
-    run_server(app, host, port, redirect_port, log_level, certfile, keyfile,
-               forwarded_allow_ips, header_timeout)
+    try:
+        run_server(app, host, port, redirect_port, log_level, certfile, keyfile,
+                   forwarded_allow_ips, header_timeout)
+    except KeyboardInterrupt:
+        # uvicorn shuts down cleanly on Ctrl-C and then raises it again: after serving that
+        # is the way out (0); before, an interrupted start (130, as shells report SIGINT).
+        raise SystemExit(0 if serving else 130) from None
+
+
+def check_port(host: str, port: int) -> None:
+    """Refuse a port something else listens on, before anything is printed or minted."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise click.BadParameter(f"cannot listen on {host}: {exc.strerror}",
+                                 param_hint="'--host'") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") \
+                from None
 
 
 def check_tls(certfile: str | None, keyfile: str | None) -> None:
@@ -160,9 +193,19 @@ def token_create(email: str, db: str) -> None:
 run = asyncio.run
 
 
+def usable(db: str, create: bool = True) -> None:
+    """Refuse a database this Roost cannot use, in one line, before anything touches it."""
+    try:
+        files.check(db, create)
+    except files.Unusable as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @contextmanager
-def opened(db: str) -> Iterator[Store]:
-    """The store for one command, closed when it ends."""
+def opened(db: str, create: bool = True) -> Iterator[Store]:
+    """The store for one command, closed when it ends; without ``create``, a database that
+    does not exist is refused rather than made."""
+    usable(db, create)
     store = open_store(db)
     store.open()
     try:
@@ -244,7 +287,7 @@ def user_create(email: str, password: str | None, db: str) -> None:
 @db_option
 def user_list(db: str) -> None:
     """List users and how many products each owns."""
-    with opened(db) as store:
+    with opened(db, create=False) as store:
         people = run(store.users())
         owned = run(store.clients())
     table = Table("email", "id", "products")
@@ -337,7 +380,7 @@ def client_create(name: str, description: str, redirect_uri: str | None,
 @db_option
 def client_list(db: str) -> None:
     """List products (Roost's own is not shown)."""
-    with opened(db) as store:
+    with opened(db, create=False) as store:
         products = [c for c in run(store.clients()) if c.id != tokens.FIRST_PARTY_CLIENT]
         emails = {u.id: u.email for u in run(store.users())}
     # Ids must stay whole to be copied, so they never wrap; permissions go one per line.
