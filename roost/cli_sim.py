@@ -33,12 +33,12 @@ class Remote:
         self.url = url.rstrip("/")
         self.token = token
 
-    def call(self, method: str, path: str, body: Any = None) -> Any:
+    def call(self, method: str, path: str, body: Any = None, api: str = "/api/v1/sim") -> Any:
         if not self.token:
             raise click.UsageError("no token: pass --token or set ROOST_TOKEN (from `roost "
                                    "token create`, or the one `roost serve --demo` prints)")
         try:
-            response = httpx.request(method, f"{self.url}/api/v1/sim{path}", json=body,
+            response = httpx.request(method, f"{self.url}{api}{path}", json=body,
                                      headers={"Authorization": f"Bearer {self.token}"},
                                      timeout=30)
         except httpx.HTTPError as exc:
@@ -79,6 +79,17 @@ def status(api: Remote) -> None:
     for sid, home in state["structures"].items():
         out.print(f"structure {sid}  {escape(home['name'])}  {home['time_zone']}  outdoor "
                   f"{home['outdoor_c']:g} °C")
+
+
+@sim.command()
+@remote
+def devices(api: Remote) -> None:
+    """Your devices' ids, kinds, names and homes: the ids the other commands take."""
+    tree = api.call("GET", "/", api="")
+    for kind, found in tree.get("devices", {}).items():
+        for device_id, device in found.items():
+            out.print(f"{kind.removesuffix('s')} {device_id}  {escape(device.get('name', ''))}"
+                      f"  structure {device.get('structure_id', '')}", soft_wrap=True)
 
 
 def describe_weather(w: dict[str, Any]) -> str:

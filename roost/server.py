@@ -12,6 +12,7 @@ from types import FrameType
 import uvicorn
 from starlette.applications import Starlette
 from uvicorn.config import LOG_LEVELS
+from uvicorn.logging import DefaultFormatter
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 from roost.api.redirect import FrontDoor
@@ -50,6 +51,17 @@ class _Server(uvicorn.Server):
         await super().shutdown(sockets)
 
 
+def _log_events(log_level: str) -> None:
+    """Roost's own events (alarms, Home/Away Assist, refused writes) on the server's log,
+    beside uvicorn's lines and in their format."""
+    logger = logging.getLogger("roost")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(DefaultFormatter("%(levelprefix)s %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(LOG_LEVELS.get(log_level.lower(), logging.INFO))
+
+
 def serve(app: Starlette, host: str, port: int, redirect_port: int | None = None,
           log_level: str = "info", certfile: str | None = None,
           keyfile: str | None = None, forwarded_allow_ips: str = "",
@@ -60,6 +72,7 @@ def serve(app: Starlette, host: str, port: int, redirect_port: int | None = None
     addresses or networks; none by default): anyone else could name any address and so
     escape the sign-in throttle."""
     logging.getLogger("uvicorn.access").addFilter(RedactTokens())
+    _log_events(log_level)
     # uvicorn formats every access line's arguments before the logger drops them; when the
     # level hides them, not asking for them saves about 5 % of each request's CPU.
     access_log = LOG_LEVELS.get(log_level.lower(), logging.INFO) <= logging.INFO

@@ -13,8 +13,11 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import free_port
+from click.testing import CliRunner
+from conftest import RoostProcess, free_port
 
+from roost.cli import main
+from roost.model import defaults
 from roost.store.schema import MIGRATIONS
 
 ROOT = os.geteuid() == 0  # root reads and writes any file: permissions cannot be tested
@@ -172,3 +175,41 @@ def test_ctrl_c_while_starting_exits_quietly_with_130(tmp_path: Path) -> None:
     if "Uvicorn running" not in output:
         assert proc.returncode == 130, output
     assert "Traceback" not in output, output
+
+
+def test_sim_devices_lists_the_ids_the_other_commands_take(roost_server: RoostProcess) -> None:
+    result = CliRunner().invoke(main, ["sim", "--url", roost_server.url, "devices"],
+                                env={"ROOST_TOKEN": roost_server.token})
+    assert result.exit_code == 0, result.output
+    with roost_server.client() as client:
+        devices = client.get("/devices").json()
+    for kind, found in devices.items():
+        for device_id in found:
+            assert f"{kind.removesuffix('s')} {device_id} " in result.stdout
+
+
+def test_ids_never_start_with_a_dash() -> None:
+    assert not any(defaults.new_id(kind).startswith("-")
+                   for kind in defaults.ID_LENGTH for _ in range(2000))
+
+
+def test_events_reach_the_server_log_at_info(roost_server: RoostProcess) -> None:
+    with roost_server.client() as client:
+        tree = client.get("/").json()
+        alarm = next(iter(tree["devices"]["smoke_co_alarms"]))
+        structure = next(iter(tree["structures"]))
+        thermostat = next(iter(tree["devices"]["thermostats"]))
+        assert client.post(f"/api/v1/sim/alarms/{alarm}",
+                           json={"scenario": "smoke-warning"}).status_code == 200
+        assert client.put(f"/structures/{structure}", json={"away": "away"}).status_code == 200
+        assert client.post(f"/api/v1/sim/structures/{structure}/arrival").status_code == 200
+        assert client.put(f"/devices/thermostats/{thermostat}",
+                          json={"target_temperature_f": 200}).status_code == 400
+    deadline = time.monotonic() + 10
+    wanted = (f"alarm {alarm}: smoke-warning", f"set structure {structure} home",
+              f"PUT /devices/thermostats/{thermostat} refused (400)")
+    while not all(w in "".join(roost_server.output) for w in wanted):
+        assert time.monotonic() < deadline, "".join(roost_server.output)
+        time.sleep(0.1)
+    for w in wanted:
+        assert any(line.startswith("INFO:") and w in line for line in roost_server.output), w
