@@ -194,7 +194,9 @@ def _temperature(
     *, reported: bool = False, bounded: bool = False, key: str = "", wires: tuple[Wire, ...] = (),
 ) -> list[Field]:
     """The `_f`/`_c` twins of one stored °C value; ``wires`` show the stored value itself."""
-    limits_f = {"minimum": 50, "maximum": 90} if bounded else {}
+    # The °F bounds are the °C ones as °F shows them: 9 °C reads 48 °F (Nest documented 50),
+    # so a value the °C range allows never reads outside the °F range.
+    limits_f = {"minimum": 48, "maximum": 90} if bounded else {}
     limits_c = {"minimum": 9, "maximum": 32} if bounded else {}
     return [
         Field(kind, f"{base}_f", "integer", f"{what}, whole °F", read, write, key or base,
