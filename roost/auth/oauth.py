@@ -12,11 +12,13 @@ import secrets
 import uuid
 from collections.abc import Mapping
 from datetime import timedelta
+from typing import ClassVar
 
 from roost import clock
 from roost.auth import tokens
 from roost.auth.host import AccountHost
-from roost.http.errors import HttpError
+from roost.http.body import BodyRefused
+from roost.http.errors import HttpError, Translations
 from roost.store.records import Client
 
 CODE_TTL = timedelta(minutes=10)
@@ -32,6 +34,9 @@ class OAuthError(HttpError):
     never cached, since these answers are about credentials."""
 
     logger = "roost.api"
+    translations: ClassVar[Translations] = {
+        BodyRefused: lambda exc: OAuthError(str(exc), exc.status),
+    }
 
     def __init__(self, description: str, status: int = 400,
                  headers: dict[str, str] | None = None) -> None:

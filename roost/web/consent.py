@@ -16,6 +16,7 @@ from starlette.templating import Jinja2Templates
 
 from roost.auth import clients, oauth, sessions, signin
 from roost.auth.throttle import LoginThrottle
+from roost.http.body import read_form
 from roost.model.schema import PERMISSION_TEXT, parse_permission
 from roost.service import Service
 from roost.store.records import Client
@@ -102,7 +103,7 @@ async def authorize(request: Request) -> Response:
 
 
 async def decide(request: Request) -> Response:
-    form = await request.form()
+    form = await read_form(request, request.app.state.settings.max_body)
     product, refused = await _check(request, form)
     if refused is not None:
         return refused
@@ -142,7 +143,7 @@ def _safe_next(value: str) -> str:
 
 
 async def sign_in(request: Request) -> Response:
-    form = await request.form()
+    form = await read_form(request, request.app.state.settings.max_body)
     email, password = str(form.get("email", "")).strip(), str(form.get("password", ""))
     next_url = _safe_next(str(form.get("next", "")))
     address = request.client.host if request.client else ""
