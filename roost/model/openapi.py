@@ -95,8 +95,6 @@ def document() -> dict[str, Any]:
         paths[f"{base}/{{{id_name}}}"] = _operation(f"One of {kind}", read, param,
                                                     write if write["properties"] else None)
         for f in FIELDS[kind].values():
-            if not (f.readable or f.writable):
-                continue  # stored for the rules or the apps: no location of this API
             writable = field_schema(f, writing=True) if f.writable else None
             paths[f"{base}/{{{id_name}}}/{f.name}"] = _operation(
                 f"{kind}.{f.name}", field_schema(f) if f.readable else None, param, writable)
