@@ -10,17 +10,20 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
-from roost import device
+from roost import device, errors
 from roost.api import oauth
 from roost.api.developer import DeveloperApi
 from roost.api.dispatch import DataFirst
 from roost.api.rest import DataEndpoint
+from roost.auth.oauth import OAuthError
 from roost.auth.throttle import LoginThrottle
 from roost.clock import Clock, system_clock
 from roost.cloud.fan_timers import nobody
 from roost.cloud.runner import Cloud
 from roost.http.cors import Cors
+from roost.http.guard import guarded
 from roost.legacy import routes as legacy
 from roost.model import openapi
 from roost.service import Service
@@ -40,13 +43,36 @@ from roost.web.simpanel import SimHooks
 SAME_ORIGIN = ("/app", "/login", "/oauth2", "/api/v1")
 
 
+async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
+    """What no route matches, a path with a line break in it (the catch-all's pattern does
+    not cross lines): the data API's JSON 404 rather than Starlette's plain text."""
+    if scope["type"] == "http":
+        path = Request(scope).url.path
+        await errors.not_found(path).response()(scope, receive, send)
+
+
+ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+def _pages(**by_method: Callable[[Request], Awaitable[Response]]
+           ) -> Callable[[Request], Awaitable[Response]]:
+    """The sign-in and consent pages at one path: each method's handler, another method a
+    405 and a refused body a 413, in the OAuth envelope (their JSON refusals' shape)."""
+
+    @guarded(OAuthError, methods=tuple(by_method))
+    async def page(request: Request) -> Response:
+        return await by_method[request.method](request)
+
+    return page
+
+
 def create_app(settings: Settings | None = None, clock: Clock = system_clock,
                on_ready: Callable[[Service], Awaitable[None]] | None = None) -> Starlette:
     """The app; ``on_ready`` runs once the store is open and before requests are served."""
     settings = settings or Settings()
     service = Service(open_store(settings.db, settings.synchronous), clock)
     spec = openapi.document()
-    developer = DeveloperApi(service, settings.max_body)
+    developer = DeveloperApi(service, settings.max_body, settings.session_control)
     outdoors = Outdoors()
     # Nest's own logic runs always. Where the simulator runs, it plays the thermostats' own
     # logic (fan timers); where it does not, the cloud stands in for it.
@@ -88,11 +114,13 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock,
         data,
         routes=[
             Route("/openapi.json", openapi_json, methods=["GET"]),
-            Route("/oauth2/access_token", oauth.access_token, methods=["POST"]),
-            Route("/oauth2/access_tokens/{token}", oauth.revoke, methods=["DELETE"]),
-            Route("/login/oauth2", consent.authorize, methods=["GET"]),
-            Route("/login/oauth2", consent.decide, methods=["POST"]),
-            Route("/login", consent.sign_in, methods=["POST"]),
+            # Every method reaches these, so another one is the OAuth envelope's 405 rather
+            # than a write to the data API's catch-all.
+            Route("/oauth2/access_token", oauth.access_token, methods=ANY_METHOD),
+            Route("/oauth2/access_tokens/{token}", oauth.revoke, methods=ANY_METHOD),
+            Route("/login/oauth2", _pages(GET=consent.authorize, POST=consent.decide),
+                  methods=ANY_METHOD),
+            Route("/login", _pages(POST=consent.sign_in), methods=ANY_METHOD),
             Route("/api/v1/clients", developer),
             Route("/api/v1/clients/{client_id}", developer),
             *SimApi(service, simulator, settings).routes(),
@@ -104,6 +132,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock,
         ],
         lifespan=lifespan,
     )
+    app.router.default = _not_found
     app.state.service = service
     app.state.simulator = simulator
     app.state.cloud = cloud

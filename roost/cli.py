@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 import ssl
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import click
 from rich.console import Console
@@ -17,9 +17,11 @@ from rich.table import Table
 from roost import demo
 from roost.app import create_app
 from roost.auth import clients, passwords, tokens
+from roost.cli_db import db_option, opened, usable
 from roost.cli_device import device
 from roost.cli_sim import sim
 from roost.clock import system_clock
+from roost.http.deadline import HEADER_TIMEOUT
 from roost.model.schema import PERMISSIONS
 from roost.server import DevicePort
 from roost.server import serve as run_server
@@ -27,16 +29,16 @@ from roost.service import Service
 from roost.settings import PORT, Settings
 from roost.simulator.clock import accelerated
 from roost.simulator.presence import WEEKDAYS
-from roost.store import StoreInUse, open_store
+from roost.store import StoreInUse
 from roost.store.base import Duplicate, Store
 from roost.store.records import Client
 
 console = Console(highlight=False)
-db_option = click.option("--db", default="roost.db", show_default=True,
-                         type=click.Path(dir_okay=False), help="SQLite file (created if missing).")
 
 
-@click.group()
+# Every option can also come from the environment: ROOST_<COMMAND>_<OPTION>, e.g.
+# ROOST_SERVE_PORT=8080; the database is ROOST_DB for every command.
+@click.group(context_settings={"auto_envvar_prefix": "ROOST", "show_default": True})
 @click.version_option(package_name="roost")
 def main() -> None:
     """Roost: a self-hosted Nest cloud."""
@@ -48,12 +50,12 @@ main.add_command(device)
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=PORT, show_default=True, type=int)
+@click.option("--port", default=PORT, show_default=True, type=click.IntRange(1, 65535))
 @db_option
 @click.option("--demo", "with_demo", is_flag=True,
               help="Create the demo user, home and product unless they exist, and print a "
               "token for the user.")
-@click.option("--redirect-port", type=int, default=None,
+@click.option("--redirect-port", type=click.IntRange(1, 65535), default=None,
               help="Also listen here and answer every request with a 307 to --port, as Nest's "
               "developer-api front door did.")
 @click.option("--keepalive", default=30.0, show_default=True, type=float,
@@ -75,7 +77,7 @@ main.add_command(device)
               help="Public origin thermostats reach this server at, e.g. "
               "http://192.168.1.5:8000; the URLs handed to them are built from it "
               "(docs/devices.md).")
-@click.option("--device-port", type=int, default=None,
+@click.option("--device-port", type=click.IntRange(1, 65535), default=None,
               help="Also serve the device protocol alone on this port (docs/devices.md).")
 @click.option("--device-certfile", type=click.Path(exists=True, dir_okay=False),
               help="Serve the device port over TLS with this PEM certificate (chain), for "
@@ -89,24 +91,42 @@ main.add_command(device)
 @click.option("--open-signup", is_flag=True,
               help="Let visitors create accounts on the web app's sign-up page.")
 @click.option("--log-level", default="info", show_default=True)
+@click.option("--forwarded-allow-ips", default="", show_default="none",
+              help="Believe X-Forwarded-For and X-Forwarded-Proto only from these addresses "
+              "(comma-separated; a reverse proxy in front of Roost).")
+@click.option("--header-timeout", default=HEADER_TIMEOUT, show_default=True,
+              type=click.FloatRange(min=0, min_open=True),
+              help="Close a connection whose request headers are not complete in this many "
+              "seconds.")
+@click.option("--allow-session-control", is_flag=True,
+              help="Let legacy password sessions (/user/login) manage products and drive the "
+              "simulator, as Roost's own tokens can (docs/security.md).")
 def serve(host: str, port: int, db: str, with_demo: bool, redirect_port: int | None,
           keepalive: float, synchronous: str, speed: float, simulate: bool,
           certfile: str | None, keyfile: str | None, device_origin: str | None,
           device_port: int | None, device_certfile: str | None, device_keyfile: str | None,
           device_hold: float, device_offline_after: float, open_signup: bool,
-          log_level: str) -> None:
+          log_level: str, forwarded_allow_ips: str, header_timeout: float,
+          allow_session_control: bool) -> None:
     """Serve the Works with Nest API and the legacy mobile API."""
     check_tls(certfile, keyfile)
     check_tls(device_certfile, device_keyfile, "--device-certfile", "--device-keyfile")
     if device_certfile and device_port is None:
         raise click.UsageError("--device-certfile needs --device-port")
+    usable(db)
+    for listening in (port, redirect_port, device_port):
+        if listening is not None:
+            check_port(host, listening)
     scheme = "https" if certfile else "http"
     settings = Settings(db=db, keepalive=keepalive, synchronous=synchronous, speed=speed,
                         simulate=simulate, device_origin=device_origin,
                         device_hold=device_hold, device_offline_after=device_offline_after,
-                        open_signup=open_signup)
+                        open_signup=open_signup, session_control=allow_session_control)
+
+    serving: list[bool] = []
 
     async def ready(service: Service) -> None:
+        serving.append(True)
         if with_demo:
             home = await demo.prepare(service)
             console.print(f"demo login: {demo.EMAIL} / {demo.PASSWORD}")
@@ -137,7 +157,30 @@ def serve(host: str, port: int, db: str, with_demo: bool, redirect_port: int | N
         app.state.simulator.people.routine = WEEKDAYS
     device = DevicePort(device_port, device_certfile, device_keyfile) \
         if device_port is not None else None
-    run_server(app, host, port, redirect_port, log_level, certfile, keyfile, device)
+    try:
+        run_server(app, host, port, redirect_port, log_level, certfile, keyfile, device,
+                   forwarded_allow_ips, header_timeout)
+    except KeyboardInterrupt:
+        # uvicorn shuts down cleanly on Ctrl-C and then raises it again: after serving that
+        # is the way out (0); before, an interrupted start (130, as shells report SIGINT).
+        raise SystemExit(0 if serving else 130) from None
+
+
+def check_port(host: str, port: int) -> None:
+    """Refuse a port something else listens on, before anything is printed or minted."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise click.BadParameter(f"cannot listen on {host}: {exc.strerror}",
+                                 param_hint="'--host'") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") \
+                from None
 
 
 def check_tls(certfile: str | None, keyfile: str | None, cert_option: str = "--certfile",
@@ -182,17 +225,6 @@ def token_create(email: str, db: str) -> None:
 run = asyncio.run
 
 
-@contextmanager
-def opened(db: str) -> Iterator[Store]:
-    """The store for one command, closed when it ends."""
-    store = open_store(db)
-    store.open()
-    try:
-        yield store
-    finally:
-        store.close()
-
-
 def show(table: Table) -> None:
     """Print a table; into a pipe or file at its natural width, so no cell is cut short."""
     if console.is_terminal:
@@ -210,9 +242,14 @@ MIN_PASSWORD = 8
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 
 
+EMAIL_MAX = 254  # RFC 5321's longest forward path, less its brackets
+
+
 def check_email(ctx: click.Context | None, param: click.Parameter | None, email: str) -> str:
     email = email.strip()
-    if not _EMAIL.fullmatch(email):
+    if len(email) > EMAIL_MAX:
+        raise click.BadParameter(f"an email address has at most {EMAIL_MAX} characters")
+    if clients.has_control(email) or not _EMAIL.fullmatch(email):
         raise click.BadParameter(f"{email!r} is not an email address")
     return email
 
@@ -261,7 +298,7 @@ def user_create(email: str, password: str | None, db: str) -> None:
 @db_option
 def user_list(db: str) -> None:
     """List users and how many products each owns."""
-    with opened(db) as store:
+    with opened(db, create=False) as store:
         people = run(store.users())
         owned = run(store.clients())
     table = Table("email", "id", "products")
@@ -354,7 +391,7 @@ def client_create(name: str, description: str, redirect_uri: str | None,
 @db_option
 def client_list(db: str) -> None:
     """List products (Roost's own is not shown)."""
-    with opened(db) as store:
+    with opened(db, create=False) as store:
         products = [c for c in run(store.clients()) if c.id != tokens.FIRST_PARTY_CLIENT]
         emails = {u.id: u.email for u in run(store.users())}
     # Ids must stay whole to be copied, so they never wrap; permissions go one per line.

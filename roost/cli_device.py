@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from roost import pairing
-from roost.store import open_store
+from roost.cli_db import db_option, opened
 from roost.store.base import Conflict
 
 console = Console(highlight=False)
@@ -24,22 +24,13 @@ def device() -> None:
     """Real Nest thermostats (the device protocol)."""
 
 
-def _db_option(f: object) -> object:
-    return click.option("--db", default="roost.db", show_default=True,
-                        type=click.Path(dir_okay=False), help="SQLite file.")(f)  # type: ignore
-
-
 @device.command("list")
-@_db_option
+@db_option
 def device_list(db: str) -> None:
     """Every device that has called, claimed or not."""
-    store = open_store(db)
-    store.open()
-    try:
+    with opened(db, create=False) as store:
         records = asyncio.run(store.devices())
         emails = {u.id: u.email for u in asyncio.run(store.users())}
-    finally:
-        store.close()
     table = Table("serial", "owner", "structure", "thermostat")
     for r in records:
         table.add_row(r.serial, emails.get(r.user_id or "", "unclaimed"), r.structure_id or "",
@@ -52,14 +43,12 @@ def device_list(db: str) -> None:
 @click.option("--user", "email", required=True, help="The user whose home it joins.")
 @click.option("--structure", "structure_id", default=None,
               help="The structure it joins (default: the user's first, or a new one).")
-@_db_option
+@db_option
 def device_claim(entry_key: str, email: str, structure_id: str | None, db: str) -> None:
     """Claim the thermostat showing ENTRY_KEY (as 123-ABCD or 123ABCD) for a user. A running
     server on the same file makes it a thermostat of the user's home within a second; if
     none runs, the next one started does."""
-    store = open_store(db)
-    store.open()
-    try:
+    with opened(db, create=False) as store:
         user = asyncio.run(store.user_by_email(email))
         if user is None:
             raise click.ClickException(f"no user {email}")
@@ -80,8 +69,6 @@ def device_claim(entry_key: str, email: str, structure_id: str | None, db: str) 
         while found is not None and found.device_id is None and time.monotonic() < deadline:
             time.sleep(0.2)
             found = asyncio.run(store.device(record.serial))
-    finally:
-        store.close()
     if found is not None and found.device_id:
         click.echo(f"claimed {record.serial}: thermostat {found.device_id} in structure "
                    f"{found.structure_id}")

@@ -89,6 +89,17 @@ def status(api: Remote) -> None:
                   f"{home['outdoor_c']:g} °C")
 
 
+@sim.command()
+@remote
+def devices(api: Remote) -> None:
+    """Your devices' ids, kinds, names and homes: the ids the other commands take."""
+    tree = api.with_client(lambda client: client.get("/"))
+    for kind, found in tree.get("devices", {}).items():
+        for device_id, device in found.items():
+            out.print(f"{kind.removesuffix('s')} {device_id}  {escape(device.get('name', ''))}"
+                      f"  structure {device.get('structure_id', '')}", soft_wrap=True)
+
+
 def describe_weather(w: Weather) -> str:
     if w.outdoor_c is not None:
         return f"held at {w.outdoor_c:g} °C"

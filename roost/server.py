@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import re
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,12 +14,12 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.types import Receive, Scope, Send
 from uvicorn.config import LOG_LEVELS
+from uvicorn.logging import DefaultFormatter
+from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 from roost.api.redirect import FrontDoor
-
-# Query parameters that carry secrets: data-API tokens (`?auth=`), and the token exchange's
-# parameters, which many clients send in the query string rather than the body.
-_SECRET_QUERY = re.compile(r"([?&](?:auth|client_secret|code|access_token|password)=)[^&\s]*")
+from roost.http.deadline import HEADER_TIMEOUT, with_header_deadline
+from roost.http.redact import redact
 
 
 class RedactTokens(logging.Filter):
@@ -28,8 +27,7 @@ class RedactTokens(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
-            record.args = tuple(_SECRET_QUERY.sub(r"\1[redacted]", a) if isinstance(a, str)
-                                else a for a in record.args)
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
         return True
 
 
@@ -64,18 +62,37 @@ class _Server(uvicorn.Server):
         await super().shutdown(sockets)
 
 
+def _log_events(log_level: str) -> None:
+    """Roost's own events (alarms, Home/Away Assist, refused writes) on the server's log,
+    beside uvicorn's lines and in their format."""
+    logger = logging.getLogger("roost")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(DefaultFormatter("%(levelprefix)s %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(LOG_LEVELS.get(log_level.lower(), logging.INFO))
+
+
 def serve(app: Starlette, host: str, port: int, redirect_port: int | None = None,
           log_level: str = "info", certfile: str | None = None,
-          keyfile: str | None = None, device: DevicePort | None = None) -> None:
+          keyfile: str | None = None, device: DevicePort | None = None,
+          forwarded_allow_ips: str = "", header_timeout: float = HEADER_TIMEOUT) -> None:
     """Serve ``app`` on ``port``, over TLS when given a certificate and its key (the front
     door stays plain HTTP and sends clients on to https); with ``device``, the device
-    protocol on a port of its own, plain HTTP unless it has a certificate of its own."""
+    protocol on a port of its own, plain HTTP unless it has a certificate of its own.
+    ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed only from
+    ``forwarded_allow_ips`` (comma-separated addresses or networks; none by default): anyone
+    else could name any address and so escape the sign-in throttle."""
     logging.getLogger("uvicorn.access").addFilter(RedactTokens())
+    _log_events(log_level)
     # uvicorn formats every access line's arguments before the logger drops them; when the
     # level hides them, not asking for them saves about 5 % of each request's CPU.
     access_log = LOG_LEVELS.get(log_level.lower(), logging.INFO) <= logging.INFO
     common = {"host": host, "log_level": log_level, "timeout_graceful_shutdown": 5,
-              "access_log": access_log}
+              "access_log": access_log,
+              "proxy_headers": bool(forwarded_allow_ips.strip()),
+              "forwarded_allow_ips": forwarded_allow_ips.strip() or None,
+              "http": with_header_deadline(AutoHTTPProtocol, header_timeout)}
     servers: list[_Server] = []
     _Server(uvicorn.Config(app, port=port, lifespan="on", ssl_certfile=certfile,
                            ssl_keyfile=keyfile, **common), servers,

@@ -24,3 +24,5 @@ class Settings:
     device_hold: float = 290.0
     device_offline_after: float = 360.0
     open_signup: bool = False  # visitors may create accounts on the web app's sign-up page
+    # Legacy password sessions may also use the developer and simulator control APIs.
+    session_control: bool = False

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
-from conftest import Api, RoostProcess
+from conftest import Api, RoostProcess, free_port
 from permissions_helpers import grant_token_in
 from sse import EOF, Event, Stream
 
@@ -85,7 +85,7 @@ def test_a_second_server_on_the_same_file_refuses_to_start(make_server: object,
     first = make_server(db=db)  # type: ignore[operator]
     second = subprocess.run(
         [sys.executable, "-m", "roost", "serve", "--no-simulate", "--db", str(db),
-         "--port", str(first.port + 1)],
+         "--port", str(free_port())],  # a free port: a busy one is refused first
         capture_output=True, text=True, timeout=60)
     assert second.returncode != 0
     lines = (second.stdout + second.stderr).strip().splitlines()

@@ -108,9 +108,13 @@ def test_user_create_refuses_bad_input_and_existing_emails(tmp_path: Path) -> No
 
     short = roost(db, "user", "create", "--email", "bo@example.com", "--password", "1234567")
     assert short.returncode == 2 and "at least 8 characters" in short.stderr
-    for email in ("bo", "bo@", "@example.com", "b o@example.com"):
+    for email in ("bo", "bo@", "@example.com", "b o@example.com", "bo\x1b[31m@example.com",
+                  "b\x85o@example.com", "bo\x7f@example.com"):
         bad = roost(db, "user", "create", "--email", email, "--password", "password3")
         assert bad.returncode == 2 and "is not an email address" in bad.stderr, email
+    too_long = roost(db, "user", "create", "--email", "b" * 250 + "@example.com",
+                     "--password", "password3")
+    assert too_long.returncode == 2 and "at most 254 characters" in too_long.stderr
     assert query(db, "SELECT email FROM users") == [("ada@example.com",)]
 
     listed = roost(db, "user", "list")
@@ -195,10 +199,26 @@ def test_client_create_refuses_unknown_permissions_and_bad_redirects(tmp_path: P
     assert "unknown permission 'Thermostat write'" in message
     assert all(name in message for name in PERMISSIONS)
 
-    for uri in ("/callback", "https://example.com/cb#frag", "https:///cb", "https://a b/"):
+    for uri in ("/callback", "https://example.com/cb#frag", "https:///cb", "https://a b/",
+                "http://192.168.1.2:8123/cb", "http://example.com/cb", "javascript:alert(1)",
+                "data:text/html,hi", "file:///etc/passwd", "https://e.com/\x1b[2Jcb"):
         bad = roost(db, "client", "create", "--name", "X", "--redirect-uri", uri,
                     "--permission", "Away read")
         assert bad.returncode == 2, uri
+    for uri in ("https://example.com/cb", "http://localhost:8080/cb", "http://127.0.0.1/cb",
+                "http://[::1]:9/cb", "com.example.app:/oauth"):
+        good = roost(db, "client", "create", "--name", "X", "--redirect-uri", uri,
+                     "--permission", "Away read")
+        assert good.returncode == 0, (uri, good.stderr)
+    query_all = query(db, "SELECT redirect_uri FROM clients WHERE id != 'roost'")
+    assert len(query_all) == 5
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute("DELETE FROM clients WHERE id != 'roost'")
+    conn.close()
+    for name in ("Evil\x1b]0;pwned\x07", "A\nB", "x" * 101, "Tab\there"):
+        bad = roost(db, "client", "create", "--name", name, "--permission", "Away read")
+        assert bad.returncode == 2, name
     missing = roost(db, "client", "create", "--name", "X")
     assert missing.returncode == 2 and "--permission" in missing.stderr
     nobody = roost(db, "client", "create", "--name", "X", "--permission", "Away read",
@@ -301,8 +321,8 @@ def test_developer_api_create_list_get_patch_delete(api: Api, tmp_path: Path) ->
     assert patch({"permissions": ["Away read", "Away read"]})["client_version"] == 2
     pin = patch({"redirect_uri": None})
     assert pin["redirect_uri"] is None and pin["client_version"] == 2
-    assert patch({"redirect_uri": "http://192.168.1.2:8123/cb"})["redirect_uri"] == (
-        "http://192.168.1.2:8123/cb")
+    assert patch({"redirect_uri": "http://127.0.0.1:8123/cb"})["redirect_uri"] == (
+        "http://127.0.0.1:8123/cb")
     assert client.get(f"/api/v1/clients/{client_id}").json()["name"] == "Renamed"
 
     assert client.delete(f"/api/v1/clients/{client_id}").status_code == 204

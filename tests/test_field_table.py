@@ -164,7 +164,7 @@ def test_stored_values_as_the_buckets_show_them() -> None:
     assert shown("structure", {"away": "unknown"})["away"] is False
 
     track = shown("track", {"last_connection": "1970-01-01T00:00:01.500Z"})
-    assert track == {"online": True, "last_connection": 1500}
+    assert track == {"online": True, "last_connection": 1500, "last_ip": ""}
 
 
 def test_bucket_values_as_the_fields_store_them() -> None:

@@ -433,3 +433,44 @@ def test_una_sets_temperature_and_away(una: tuple[Driver, Wwn]) -> None:
     assert driver.expect("log")["log"] == "Set away to true"
     assert wwn.structure()["away"] == "away"
     assert wwn.thermostat(wwn.living_room)["hvac_mode"] == "eco"
+
+
+# What python-nest 2.11 itself gets wrong, whatever the server sends: the weather property
+# both inherit reads postal_code and country_code attributes that Device lacks one of and
+# ProtectDevice both (Structure has them, and its weather is read in the status test).
+PYTHON_NEST_OWN_FAULTS = {("Device", "weather"), ("ProtectDevice", "weather")}
+
+
+def test_python_nest_reads_every_property_of_the_home(python_nest: tuple[Driver, Wwn]) -> None:
+    driver, wwn = python_nest
+    shown = driver.ask("properties", "properties")["properties"]
+    classes = {key.partition(":")[0] for key in shown}
+    assert classes == {"Structure", "Device", "ProtectDevice"}
+    raised = {(key, name): value["raised"] for key, values in shown.items()
+              for name, value in values.items()
+              if isinstance(value, dict) and "raised" in value
+              and (key.partition(":")[0], name) not in PYTHON_NEST_OWN_FAULTS}
+    assert raised == {}
+    tree = wwn.get("/")
+    for key, values in shown.items():
+        kind, _, id = key.partition(":")
+        if kind == "Structure":
+            home = tree["structures"][id]
+            assert values["name"] == home["name"]
+            assert values["num_thermostats"] == str(len(home["thermostats"]))
+            assert values["time_zone"] == home["time_zone"]
+            assert values["house_type"] == "family"
+        elif kind == "Device":
+            t = tree["devices"]["thermostats"][id]
+            assert values["online"] is t["is_online"]
+            assert values["has_fan"] is t["has_fan"]
+            assert isinstance(values["battery_level"], float)
+            assert isinstance(values["last_connection"], int)
+        else:
+            alarm = tree["devices"]["smoke_co_alarms"][id]
+            assert values["structure"].startswith("<Structure")
+            assert values["component_wifi_test_passed"] is alarm["is_online"]
+            assert values["smoke_status"] == 0 and values["co_status"] == 0
+            assert values["battery_health_state"] == 0
+            assert isinstance(values["battery_level"], int)  # millivolts
+            assert values["wired_or_battery"] in (0, 1)

@@ -187,6 +187,44 @@ def test_wrong_redirect_uri_is_refused_without_redirecting(api: Any) -> None:
 # -- the token endpoint refuses ------------------------------------------------------------
 
 
+def redirect_code(api: Any, client_id: str, named: str | None) -> str:
+    """A code from the redirect flow, the authorization request naming ``named`` or none."""
+    extra = {"redirect_uri": named} if named else {}
+    page = consent(api, client_id, **extra).text
+    allowed = api.client.post("/login/oauth2", data={
+        "csrf": csrf_of(page), "client_id": client_id, "state": "st8", "decision": "allow",
+        **extra}, follow_redirects=False)
+    assert allowed.status_code == 303, allowed.text
+    return parse_qs(urlsplit(allowed.headers["location"]).query)["code"][0]
+
+
+@pytest.mark.parametrize(("named", "given", "ok"), [
+    (REDIRECT, REDIRECT, True),
+    (REDIRECT, None, False),  # named in the authorization request: must be repeated
+    (REDIRECT, "https://evil.example/cb", False),
+    (None, None, True),  # Nest's clients never sent it
+    (None, REDIRECT, True),  # the one the code was sent to
+    (None, REDIRECT + "/", False),
+])
+def test_token_endpoint_checks_the_redirect_uri(api: Any, named: str | None,
+                                                given: str | None, ok: bool) -> None:
+    client_id, secret = make_product(api, [THERMOSTAT_READ], REDIRECT)
+    sign_in(api)
+    code = redirect_code(api, client_id, named)
+    params = {"client_id": client_id, "client_secret": secret, "code": code,
+              "grant_type": "authorization_code"}
+    if given is not None:
+        params["redirect_uri"] = given
+    response = api.client.post("/oauth2/access_token", data=params)
+    if ok:
+        assert response.status_code == 200, response.text
+    else:
+        assert response.status_code == 400
+        body = response.json()
+        assert (body["error"], body["error_description"]) == ("oauth2_error",
+                                                               "redirect_uri mismatch")
+
+
 def test_a_second_use_of_a_code_fails_and_revokes_what_it_issued(api: Any) -> None:
     client_id, secret = make_product(api, [THERMOSTAT_READ], REDIRECT)
     sign_in(api)

@@ -407,8 +407,10 @@ def test_other_methods_are_405(api: Any, method: str) -> None:
      {"tempF": "91.0"}),
     ("target_temperature_f", 90.5, "Temperature F value is too high: 90.5", "high-f-value",
      {"tempF": "90.5"}),
-    ("target_temperature_f", 49, "Temperature F value is too low: 49.0", "low-f-value",
-     {"tempF": "49.0"}),
+    ("target_temperature_f", 47, "Temperature F value is too low: 47.0", "low-f-value",
+     {"tempF": "47.0"}),
+    ("target_temperature_f", 47.4, "Temperature F value is too low: 47.4", "low-f-value",
+     {"tempF": "47.4"}),
     ("target_temperature_f", -40, "Temperature F value is too low: -40.0", "low-f-value",
      {"tempF": "-40.0"}),
     ("target_temperature_c", 32.5, "Temperature C value is too high: 32.5", "high-c-value",
@@ -426,7 +428,7 @@ def test_temperature_out_of_range(api: Any, field: str, value: float, error: str
 
 
 @pytest.mark.parametrize(("field", "value", "shown"), [
-    ("target_temperature_f", 50, 50), ("target_temperature_f", 90, 90),
+    ("target_temperature_f", 48, 48), ("target_temperature_f", 90, 90),
     ("target_temperature_f", 90.4, 90), ("target_temperature_c", 9, 9.0),
     ("target_temperature_c", 32, 32.0), ("target_temperature_c", 32.2, 32.0),
 ])
@@ -1054,9 +1056,13 @@ def test_eta_times_in_any_iso_form(api: Any, begin: str, end: str, expected: str
     assert api.get(f"{structure(api)}/eta_begin") == expected
 
 
-def test_eta_window_in_progress_is_accepted(api: Any) -> None:
-    accepted(api, structure(api), eta(begin="2026-01-15T11:50:00Z", end="2026-01-15T12:10:00Z"))
-    assert api.get(f"{structure(api)}/eta_begin") == "2026-01-15T11:50:00.000Z"
+@pytest.mark.parametrize("begin", ["2026-01-15T11:50:00Z", "2026-01-15T12:00:00Z"])
+def test_eta_window_beginning_now_or_before_is_refused(api: Any, begin: str) -> None:
+    # The Away & ETA guide: the begin "must be greater than NOW" (the clock is at 12:00).
+    refused(api, structure(api), eta(begin=begin, end="2026-01-15T12:10:00Z"),
+            error="Invalid ETA: the window must begin in the future", anchor="eta-error",
+            details={"begin": begin.replace(":00Z", ":00.000Z"),
+                     "now": "2026-01-15T12:00:00.000Z"})
 
 
 def test_eta_at_its_field_path(api: Any) -> None:
@@ -1251,3 +1257,14 @@ def test_a_structure_without_devices(api: Any) -> None:
         "trip_id": "t1", "estimated_arrival_window_begin": soon,
         "estimated_arrival_window_end": soon}},
         error="Invalid ETA: the structure has no thermostat", anchor="eta-error")
+
+
+def test_every_f_bound_is_its_c_bound_as_f_shows_it() -> None:
+    # A value the °C range allows never reads outside the °F range, and back.
+    from roost.model import units
+    from roost.model.schema import FIELDS
+    for f in FIELDS["thermostats"].values():
+        if f.scale == "F" and f.minimum is not None:
+            twin = FIELDS["thermostats"][f.name[:-1] + "c"]
+            assert f.minimum == units.show(twin.minimum, "F"), f.name
+            assert f.maximum == units.show(twin.maximum, "F"), f.name

@@ -121,9 +121,10 @@ def parse_fields(body: Any, partial: bool) -> dict[str, Any]:
 class DeveloperApi:
     """Both ``/api/v1/clients`` routes; ``client_id`` in the path selects one product."""
 
-    def __init__(self, service: Service, max_body: int) -> None:
+    def __init__(self, service: Service, max_body: int, session_control: bool = False) -> None:
         self.service = service
         self.max_body = max_body
+        self.session_control = session_control  # password sessions may manage products
         self.guarded = guarded(DeveloperError)(self.handle)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -163,7 +164,8 @@ class DeveloperApi:
         except errors.ApiError:
             raise DeveloperError(401, "unauthorized", "the token is unknown or revoked",
                                  challenge) from None
-        if principal.client_id != tokens.FIRST_PARTY_CLIENT:
+        if principal.client_id != tokens.FIRST_PARTY_CLIENT or (
+                tokens.is_password_session(principal.token) and not self.session_control):
             raise DeveloperError(403, "forbidden", "only Roost's own tokens (from `roost token "
                                  "create` or the dashboard) can manage products")
         return principal.user_id

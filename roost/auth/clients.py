@@ -31,10 +31,23 @@ def new_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
+# Schemes a redirect may never go to: they run or read something in the browser itself.
+UNSAFE_SCHEMES = frozenset({"javascript", "data", "vbscript", "file", "about", "blob"})
+LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def has_control(text: str, allowed: str = "") -> bool:
+    """Any control character (C0, DEL, C1) but those ``allowed``: they rewrite terminals and
+    logs, and no name needs one."""
+    return any((ord(c) < 32 or 0x7F <= ord(c) < 0xA0) and c not in allowed for c in text)
+
+
 def check_name(name: str) -> str:
     name = name.strip()
     if not name:
         raise InvalidProduct("a product needs a name")
+    if has_control(name):
+        raise InvalidProduct("a product's name has no control characters")
     if len(name) > NAME_MAX:
         raise InvalidProduct(f"a product's name has at most {NAME_MAX} characters")
     return name
@@ -43,6 +56,8 @@ def check_name(name: str) -> str:
 def check_description(description: str) -> str:
     if len(description) > DESCRIPTION_MAX:
         raise InvalidProduct(f"a description has at most {DESCRIPTION_MAX} characters")
+    if has_control(description, allowed="\n"):
+        raise InvalidProduct("a description has no control characters but line breaks")
     return description
 
 
@@ -60,8 +75,14 @@ def check_redirect_uri(uri: str) -> str:
         raise InvalidProduct("a redirect URI must be absolute, e.g. https://example.com/cb")
     if "#" in uri:
         raise InvalidProduct("a redirect URI must not have a fragment")
-    if parts.scheme.lower() in ("http", "https") and not parts.hostname:
+    scheme = parts.scheme.lower()
+    if scheme in ("http", "https") and not parts.hostname:
         raise InvalidProduct("an http(s) redirect URI needs a host")
+    if scheme == "http" and parts.hostname not in LOOPBACK:
+        raise InvalidProduct("a redirect URI is https://, or http:// only to this machine "
+                             "(localhost, 127.0.0.1, [::1]), or an app's own scheme")
+    if scheme in UNSAFE_SCHEMES:
+        raise InvalidProduct(f"a redirect URI cannot use the {scheme}: scheme")
     return uri
 
 

@@ -12,11 +12,13 @@ import secrets
 import uuid
 from collections.abc import Mapping
 from datetime import timedelta
+from typing import ClassVar
 
 from roost import clock
 from roost.auth import tokens
 from roost.auth.host import AccountHost
-from roost.http.errors import HttpError
+from roost.http.body import BodyRefused
+from roost.http.errors import HttpError, Translations
 from roost.store.records import Client
 
 CODE_TTL = timedelta(minutes=10)
@@ -32,6 +34,9 @@ class OAuthError(HttpError):
     never cached, since these answers are about credentials."""
 
     logger = "roost.api"
+    translations: ClassVar[Translations] = {
+        BodyRefused: lambda exc: OAuthError(str(exc), exc.status),
+    }
 
     def __init__(self, description: str, status: int = 400,
                  headers: dict[str, str] | None = None) -> None:
@@ -56,15 +61,17 @@ def new_pin() -> str:
 
 
 async def issue_code(service: AccountHost, user_id: str, product: Client,
-                     structures: frozenset[str] | None = None) -> str:
+                     structures: frozenset[str] | None = None,
+                     redirect_uri: str | None = None) -> str:
     """The user allowed the product (into the chosen structures, or all): record the grant
-    as accepted now, and a code for it."""
+    as accepted now, and a code for it. ``redirect_uri`` is the one the authorization request
+    named, if any: the token request must repeat it (RFC 6749 §4.1.3)."""
     # Its live tokens see the grant as accepted before this answers (an account event).
     grant = await service.store.accept(user_id, product, structures)
     pin = product.redirect_uri is None
     code = new_pin() if pin else secrets.token_urlsafe(24)
     expires = clock.iso(service.clock() + (PIN_TTL if pin else CODE_TTL))
-    await service.store.add_code(tokens.digest(code), grant.id, product.redirect_uri, expires)
+    await service.store.add_code(tokens.digest(code), grant.id, redirect_uri or None, expires)
     return code
 
 
@@ -91,6 +98,12 @@ async def exchange(service: AccountHost, params: Mapping[str, str]) -> str:
         raise OAuthError("authorization code not found")
     if clock.parse(code.expires) <= service.clock():
         raise OAuthError("authorization code expired")
+    # RFC 6749 §4.1.3: the redirect_uri the authorization request named, repeated exactly;
+    # one given when none was named is the one the code was sent to.
+    given = params.get("redirect_uri") or None
+    if given != code.redirect_uri and (code.redirect_uri is not None
+                                       or given != product.redirect_uri):
+        raise OAuthError("redirect_uri mismatch")
     token = tokens.new_token()
     if not await service.store.redeem_code(key, clock.iso(service.clock()),
                                            tokens.digest(token)):

@@ -13,7 +13,7 @@ from roost.store.records import User
 
 
 class Throttled(Exception):
-    """Too many recent failures for this account or from this address."""
+    """Too many recent failures from this address, for this account or in all."""
 
 
 @functools.cache
@@ -24,10 +24,13 @@ def _dummy_hash() -> str:
 
 async def check(store: Store, throttle: LoginThrottle, email: str, password: str,
                 address: str) -> User | None:
-    """The user with these credentials, or None; Throttled while failures pause the account
-    or the address. A weak hash is replaced on success."""
+    """The user with these credentials, or None; Throttled while failures pause the address,
+    slowed while the account is under attack (:mod:`roost.auth.throttle`). A weak hash is
+    replaced on success."""
     if throttle.blocked(email, address):
         raise Throttled
+    if delay := throttle.delay(email):
+        await asyncio.sleep(delay)
     user = await store.user_by_email(email)
     # argon2 takes tens of milliseconds: off the event loop, so streams keep flowing.
     ok = await asyncio.to_thread(passwords.verify,
@@ -35,7 +38,7 @@ async def check(store: Store, throttle: LoginThrottle, email: str, password: str
     if user is None or not ok:
         throttle.failed(email, address)
         return None
-    throttle.succeeded(email)
+    throttle.succeeded(email, address)
     if passwords.needs_rehash(user.password_hash):
         new_hash = await asyncio.to_thread(passwords.hash_password, password)
         await store.set_password_hash(user.id, new_hash)

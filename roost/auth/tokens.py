@@ -13,6 +13,15 @@ import secrets
 
 # The product every first-party token belongs to (command line, demo, dashboard).
 FIRST_PARTY_CLIENT = "roost"
+# What a legacy password session's token starts with (``/user/login``, ``/session``).
+SESSION_PREFIX = "b."
+
+
+def is_password_session(token: str) -> bool:
+    """A token from signing in with a password, as the Nest app did: it reaches the home
+    and the legacy API, but manages no product and drives no simulator unless the operator
+    allows it (docs/security.md)."""
+    return token.startswith(SESSION_PREFIX)
 
 
 def new_token() -> str:

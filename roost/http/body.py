@@ -7,6 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from roost.http.errors import HttpError
@@ -40,6 +42,23 @@ async def read_raw(request: Request, limit: int) -> bytes:
         if len(body) > limit:
             raise TooLarge(limit)
     return bytes(body)
+
+
+class NotForm(BodyRefused):
+    def __init__(self, reason: str) -> None:
+        super().__init__(400, f"Invalid form body: {reason}")
+        self.reason = reason
+
+
+async def read_form(request: Request, limit: int) -> FormData:
+    """The form (urlencoded or multipart), refused with :class:`TooLarge` past ``limit``
+    bytes as a JSON body is, rather than by the form parser's own plain-text answer."""
+    # Starlette's form parser reads the body it has cached, when it has one.
+    request._body = await read_raw(request, limit)
+    try:
+        return await request.form()
+    except HTTPException as exc:  # a malformed multipart body
+        raise NotForm(str(exc.detail)) from None
 
 
 async def read_body(request: Request, limit: int) -> Any:

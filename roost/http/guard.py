@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from roost.http.errors import HttpError, Translations
+from roost.http.redact import redact
 
 Answer = TypeVar("Answer")
 Handler = Callable[[Request], Awaitable[Answer]]
@@ -54,8 +55,14 @@ def answer(shape: type[HttpError], request: Request, exc: Exception,
            extra: Translations | None = None) -> Response:
     """``exc`` answered as ``shape`` answers it; a fault is logged first."""
     error = shape.adopt(exc, extra)
+    if error is not None and request.method not in ("GET", "HEAD") and error.status < 500:
+        # A refused write is news to whoever runs the server, not a fault.
+        logging.getLogger(shape.logger).info(
+            # repr: a client's text never writes control characters into the log.
+            "%s %s refused (%d): %r", request.method, redact(request.url.path), error.status,
+            str(error))
     if error is None:
         logging.getLogger(shape.logger).error(
-            "%s %s failed", request.method, request.url.path, exc_info=exc)
+            "%s %s failed", request.method, redact(request.url.path), exc_info=exc)
         error = shape.internal()
     return error.response()

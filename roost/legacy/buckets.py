@@ -17,9 +17,14 @@ several values, other objects or nothing stored:
 - device: ``serial_number``, ``postal_code`` and ``country_code`` (the structure's),
   ``fan_mode`` and ``fan_timer_timeout`` (the timer), ``eco`` (mode and ``eco_reason``),
   ``time_to_target`` (a time from "~15" and the last report), ``current_schedule_mode``,
-  the ``has_*`` stages Roost does not model, ``error_code``;
+  the ``has_*`` stages Roost does not model, ``error_code``, ``mac_address``,
+  ``backplate_temperature`` (the room's);
 - link, schedule, user, user_settings, buckets: wholly computed;
-- topaz and quartz: ids, the manual test times, ``streaming_state``, fixed test results.
+- topaz and quartz: ids, the manual test times, ``streaming_state``, fixed test results,
+  the MAC addresses.
+
+Keys no Roost logic decides (wiring, learning, a Protect's night light) are stored-only
+entries of the table too (:mod:`roost.model.legacy_keys`).
 
 Ids are Roost's own where Nest had 16-character serials and numeric user ids: device ids of
 22 or 32 url-safe characters, structure ids of 43, user ids of 32 hex digits. Clients use
@@ -137,6 +142,7 @@ def structure(home: Home, s: Obj) -> dict[str, Any]:
         "num_thermostats": str(len(thermostats)),  # a string, as in 2012
         "user": f"user.{s.user_id}",
         "members": [{"user": f"user.{s.user_id}", "roles": ["owner"]}],
+        "topaz_away": s.data.get("away") == "away",  # the Protects follow the home's away
         # Roost always stops the HVAC while an alarm sounds an emergency.
         "hvac_safety_shutoff_enabled": True,
         "hvac_smoke_safety_shutoff_enabled": True,
@@ -219,6 +225,9 @@ def device(home: Home, t: Obj) -> dict[str, Any]:
         "time_to_target": _time_to_target(d),
         "current_schedule_mode": schedule(t)["schedule_mode"],
         "error_code": "",
+        "mac_address": mac_address(t.id),
+        # The backplate's sensor reads the room as the display does.
+        "backplate_temperature": d.get("ambient_temperature", 0.0),
     }
 
 
@@ -261,7 +270,16 @@ def topaz(a: Obj) -> dict[str, Any]:
         "latest_manual_test_start_utc_secs": a.updated // 1000 if testing else tested,
         "latest_manual_test_end_utc_secs": tested,
         "latest_manual_test_cancelled": False,
+        "wifi_mac_address": mac_address(a.id),
+        "thread_mac_address": mac_address(a.id, thread=True),
     }
+
+
+def mac_address(id: str, thread: bool = False) -> str:
+    """A stable address under Nest Labs' prefix (18:b4:30), lowercase hex without separators
+    as the buckets had it; a Protect's 802.15.4 radio has a 64-bit one."""
+    digest = hashlib.blake2b(id.encode(), digest_size=8, person=b"thread" if thread else b"wifi")
+    return "18b430" + digest.hexdigest()[:10 if thread else 6]
 
 
 def quartz(c: Obj) -> dict[str, Any]:

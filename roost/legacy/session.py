@@ -42,7 +42,7 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 
 def new_token() -> str:
-    return "b." + secrets.token_urlsafe(48)
+    return tokens.SESSION_PREFIX + secrets.token_urlsafe(48)
 
 
 def cookie_date(moment: datetime) -> str:

@@ -18,7 +18,9 @@ What a bucket write may carry, field by field:
 - any other field the bucket shows (a reading, a capability, an id): accepted when it
   repeats the value shown (clients write whole buckets back), refused otherwise;
 - a field Roost does not model at all (``target_humidity``, ``fan_duty_cycle``, …): accepted
-  and ignored, as clients send such fields along with ones that matter.
+  and ignored, as clients send such fields along with ones that matter; the buckets show
+  those the Nest apps read at what Nest sent for a device without the feature
+  (:mod:`roost.model.legacy_keys`).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from roost.auth.principal import Principal
 from roost.legacy.buckets import TEMPERATURE_TYPE, THERMOSTAT_TYPES, eco_mode, underlying_mode
 from roost.legacy.errors import LegacyError, from_api
 from roost.legacy.snapshot import Snapshot
-from roost.model import wire
+from roost.model import legacy_keys, wire
 from roost.model.home import Home, Obj
 from roost.model.schema import FAN_TIMER_DURATIONS, legacy_wired
 from roost.service import Service, Write
@@ -108,7 +110,7 @@ def _check_rest(put: Put, shown: dict[str, Any], translated: frozenset[str]) -> 
     kind = put.key.partition(".")[0]
     about = _ABOUT.get(kind, {})
     for name, value in put.value.items():
-        if name in META or name in translated:
+        if name in META or name in translated or name in _UNMODELLED.get(kind, ()):
             continue
         if name in about:
             if not about[name](value):
@@ -212,6 +214,10 @@ _COMPUTED: dict[str, tuple[Translate, frozenset[str]]] = {
     "where": (_where, frozenset({"wheres"})),
     "schedule": (_schedule, frozenset({"ver", "name", "schedule_mode", "days"})),
 }
+# Bucket type -> the keys shown that Roost keeps no logic for: written, ignored.
+_UNMODELLED: dict[str, frozenset[str]] = {
+    bucket: frozenset(keys) for buckets in legacy_keys.KEYS.values()
+    for bucket, keys in buckets.items()}
 # What clients send about a write rather than as data, by bucket type.
 _ABOUT: dict[str, dict[str, Callable[[Any], bool]]] = {
     "shared": {"target_change_pending": lambda v: isinstance(v, bool),

@@ -29,8 +29,12 @@ WHERES = (
 
 
 def new_id(kind: str) -> str:
+    """A random url-safe id that never starts with ``-``, which a command line would take
+    for an option."""
     length = ID_LENGTH[kind]
-    return secrets.token_urlsafe(length * 3 // 4)[:length]
+    while (id := secrets.token_urlsafe(length * 3 // 4)[:length]).startswith("-"):
+        pass
+    return id
 
 
 def f(fahrenheit: float) -> float:

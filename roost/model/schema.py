@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, TypeVar
 
-from roost.model import derived
+from roost.model import derived, legacy_keys
 from roost.model.home import Home, Obj
 from roost.model.wire import (
     DEVICE,
@@ -196,7 +196,9 @@ def _temperature(
     *, reported: bool = False, bounded: bool = False, key: str = "", wires: tuple[Wire, ...] = (),
 ) -> list[Field]:
     """The `_f`/`_c` twins of one stored °C value; ``wires`` show the stored value itself."""
-    limits_f = {"minimum": 50, "maximum": 90} if bounded else {}
+    # The °F bounds are the °C ones as °F shows them: 9 °C reads 48 °F (Nest documented 50),
+    # so a value the °C range allows never reads outside the °F range.
+    limits_f = {"minimum": 48, "maximum": 90} if bounded else {}
     limits_c = {"minimum": 9, "maximum": 32} if bounded else {}
     return [
         Field(kind, f"{base}_f", "integer", f"{what}, whole °F", read, write, key or base,
@@ -508,8 +510,23 @@ _STRUCTURES = [
             legacy("structure", "away_setter", 0), enum=(0, 1)),
 ]
 
+_JSON_TYPE = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array",
+              dict: "object"}
+
+
+def _legacy_only(kind: str, fields: list[Field]) -> list[Field]:
+    """The bucket keys of ``kind`` that the Nest apps read and Roost keeps no logic for
+    (:mod:`roost.model.legacy_keys`), as stored-only fields, but for names already above."""
+    taken = {f.name for f in fields}
+    return [_stored(kind, key, _JSON_TYPE[type(value)],
+                    "Shown to the Nest apps; what Nest sent for a device without the feature",
+                    legacy(bucket, key, value))
+            for bucket, keys in legacy_keys.KEYS.get(kind, {}).items()
+            for key, value in keys.items() if key not in taken]
+
+
 FIELDS: dict[str, dict[str, Field]] = {
-    kind: {f.name: f for f in fields}
+    kind: {f.name: f for f in (*fields, *_legacy_only(kind, fields))}
     for kind, fields in (
         ("thermostats", _THERMOSTATS),
         ("smoke_co_alarms", _SMOKE_CO_ALARMS),

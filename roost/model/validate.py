@@ -12,6 +12,8 @@ from roost import errors
 from roost.model import units
 from roost.model.schema import FIELDS, Field
 
+TEMPERATURE_LIMIT = 1e6  # beyond any range of the table, in either scale
+
 
 def may_write(f: Field | None, permissions: frozenset[str], system: bool) -> bool:
     if f is None:
@@ -47,6 +49,10 @@ def check_value(f: Field, value: Any, system: bool = False) -> None:
     if f.scale is not None:
         if not _is_number(value):
             raise errors.wrong_format(f.name, value)
+        if not -TEMPERATURE_LIMIT <= value <= TEMPERATURE_LIMIT:
+            # No scale's arithmetic is asked about a value no thermometer reads: 1e308 °F
+            # overflows the rounding.
+            raise errors.out_of_range(f.scale, value, too_high=value > 0)
         stored = units.show(units.store(value, f.scale), f.scale)
         if f.maximum is not None and stored > f.maximum:
             raise errors.out_of_range(f.scale, value, too_high=True)

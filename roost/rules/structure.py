@@ -75,6 +75,9 @@ def _set_eta(home: Home, obj: Obj, d: dict[str, Any], eta: dict[str, Any],
                                      {"begin": clock.iso(begin), "end": clock.iso(end)})
         if end <= now:
             raise errors.eta_invalid("the window has already ended", {"end": clock.iso(end)})
+        if begin <= now:  # the Away & ETA guide: it "must be greater than NOW"
+            raise errors.eta_invalid("the window must begin in the future",
+                                     {"begin": clock.iso(begin), "now": clock.iso(now)})
         trips[trip] = {"begin": clock.iso(begin), "end": clock.iso(end)}
     set_trips(d, trips)
 

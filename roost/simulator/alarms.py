@@ -61,6 +61,7 @@ async def trigger(service: Service, alarm_id: str, scenario: str, now: datetime)
     values["last_connection"] = iso(now)  # the alarm reported, so it was in touch
     # An emergency shuts off the structure's thermostats in the same commit (rules.alarm).
     await service.write(system(alarm.user_id), ("devices", "smoke_co_alarms", alarm_id), values)
+    log.info("alarm %s: %s", alarm_id, scenario)
 
 
 def _test_passed(now: datetime) -> dict[str, Any]:

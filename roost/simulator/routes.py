@@ -81,7 +81,7 @@ class SimApi:
         self.service = service
         self.control = Control(simulator, running=settings.simulate)
         self.max_body = settings.max_body
-
+        self.session_control = settings.session_control
     def routes(self) -> list[Route]:
         """Every route; register them before the data API's catch-all."""
         route = self._route
@@ -133,7 +133,8 @@ class SimApi:
             principal = await self.service.authenticate(token.strip())
         except errors.ApiError:
             raise unauthorized() from None
-        if principal.client_id != tokens.FIRST_PARTY_CLIENT:
+        if principal.client_id != tokens.FIRST_PARTY_CLIENT or (
+                tokens.is_password_session(principal.token) and not self.session_control):
             raise forbidden()
         return principal
 

@@ -16,6 +16,7 @@ from starlette.templating import Jinja2Templates
 
 from roost.auth import clients, oauth, sessions, signin
 from roost.auth.throttle import LoginThrottle
+from roost.http.body import read_form
 from roost.model.schema import PERMISSION_TEXT, parse_permission
 from roost.service import Service
 from roost.store.records import Client
@@ -102,7 +103,7 @@ async def authorize(request: Request) -> Response:
 
 
 async def decide(request: Request) -> Response:
-    form = await request.form()
+    form = await read_form(request, request.app.state.settings.max_body)
     product, refused = await _check(request, form)
     if refused is not None:
         return refused
@@ -125,7 +126,8 @@ async def decide(request: Request) -> Response:
         if not chosen:
             return message(request, "Not connected",
                            "Choose at least one home to connect, then try again.")
-    code = await oauth.issue_code(service, session.user_id, product, chosen)
+    code = await oauth.issue_code(service, session.user_id, product, chosen,
+                                  str(form.get("redirect_uri") or "") or None)
     if product.redirect_uri is not None:
         return _redirect(product.redirect_uri, code=code, state=state)
     return page(request, "pin.html", product=product, pin=code)
@@ -141,7 +143,7 @@ def _safe_next(value: str) -> str:
 
 
 async def sign_in(request: Request) -> Response:
-    form = await request.form()
+    form = await read_form(request, request.app.state.settings.max_body)
     email, password = str(form.get("email", "")).strip(), str(form.get("password", ""))
     next_url = _safe_next(str(form.get("next", "")))
     address = request.client.host if request.client else ""

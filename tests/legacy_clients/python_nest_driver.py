@@ -47,6 +47,30 @@ def status(napi: nest.nest.Nest) -> dict[str, Any]:
     }
 
 
+def properties(napi: nest.nest.Nest) -> dict[str, dict[str, Any]]:
+    """Every property of every Structure, Device and ProtectDevice python-nest shows of the
+    home, by class and name: the value as JSON would carry it, or the error it raised."""
+    shown: dict[str, dict[str, Any]] = {}
+    for objects in (napi.structures, napi.devices, napi.protectdevices):
+        for obj in objects:
+            cls = type(obj)
+            names = sorted({name for klass in cls.__mro__ for name, attr in vars(klass).items()
+                            if isinstance(attr, property) and not name.startswith("_")})
+            values: dict[str, Any] = {}
+            for name in names:
+                try:
+                    value = getattr(obj, name)
+                except Exception as exc:  # what a client reading the home would hit
+                    values[name] = {"raised": f"{type(exc).__name__}: {exc}"}
+                    continue
+                try:
+                    values[name] = json.loads(json.dumps(value))
+                except (TypeError, ValueError):
+                    values[name] = repr(value)
+            shown[f"{cls.__name__}:{obj.serial}"] = values
+    return shown
+
+
 def device(napi: nest.nest.Nest, serial: str) -> nest.nest.Device:
     return next(d for d in napi.devices if d.serial == serial)
 
@@ -56,6 +80,8 @@ def run(napi: nest.nest.Nest, command: dict[str, Any]) -> dict[str, Any]:
     try:
         if action == "status":
             return {"status": status(napi)}
+        if action == "properties":
+            return {"properties": properties(napi)}
         if action == "set_target":
             thermostat = device(napi, command["device"])
             thermostat.target = command["target"]
