@@ -15,6 +15,7 @@ import pytest
 from conftest import RoostProcess
 from playwright.sync_api import Page, expect
 from sse import EOF, Stream
+from thermostat import Thermostat
 
 from roost import demo
 
@@ -284,3 +285,22 @@ def test_the_api_docs_page_loads_nothing_from_other_sites(
         timeout=WAIT)
     page.screenshot(path=shots / "api-docs.png")
     assert asked and all(url.startswith(server.url) for url in asked), asked
+
+
+def test_a_real_thermostat_is_claimed_by_its_entry_key(page: Page, server: RoostProcess) -> None:
+    device = Thermostat("127.0.0.1", server.port, "02AA01AC171401WC")
+    key = device.passphrase(device.entry()["passphrase_url"])["value"]
+    device.put([{"object_key": "shared.02AA01AC171401WC", "value": {
+        "current_temperature": 16.5, "target_temperature": 19.0, "can_heat": True,
+        "target_temperature_type": "heat"}}])
+    sign_in(page, server)
+    page.get_by_role("link", name="Access → Add a real thermostat").click()
+    page.get_by_label("Entry key").fill("000-AAAA")
+    page.get_by_role("button", name="Add thermostat").click()
+    expect(page.get_by_role("alert")).to_contain_text("No device shows that entry key")
+    page.get_by_label("Entry key").fill(key)
+    page.get_by_label("Entry key").press("Enter")  # the keyboard alone sends it
+    expect(page.get_by_role("status")).to_have_text("The thermostat is now in Home.",
+                                                    timeout=WAIT)
+    page.goto(server.url + "/app", wait_until="domcontentloaded")
+    expect(page.get_by_role("heading", name="Hallway", exact=True)).to_be_visible(timeout=WAIT)
