@@ -73,6 +73,7 @@ class Service:
         self._grant_seq: dict[str, int] = {}  # grant id -> its newest event applied
         self._revocations = 0  # counts revocations, so a token lookup can see one it raced
         self._following: asyncio.Task[None] | None = None
+        self._listeners: list[Callable[[Change], None]] = []
 
     async def start(self) -> None:
         self.store.open()
@@ -460,6 +461,19 @@ class Service:
             self._encoded.pop(user_id, None)
         self.hub.publish(change.user_ids)
         self._wake(change.user_ids)
+        for listener in self._listeners:
+            try:
+                listener(change)
+            except Exception:  # one broken listener must not hold back the commit's others
+                log.exception("change listener failed")
+
+    def listen(self, listener: Callable[[Change], None]) -> Callable[[], None]:
+        """Call ``listener`` with every committed change (the objects it wrote, deletions
+        included), once the home shows it and before the writer is answered; the function
+        returned stops it. It runs inside the commit's fan-out, so it must be quick: note what
+        changed and read the home later (the MQTT bridge does so)."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
 
     # -- waiting for a change (long-polls) ---------------------------------------------------
 
