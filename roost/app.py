@@ -44,6 +44,11 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock,
     simulator = Simulator(service, speed=settings.speed, occupancy=cloud.home_away,
                           outdoors=outdoors)
     cloud.fan_timers.plays = simulator.plays if settings.simulate else nobody
+    bridge = None
+    if settings.mqtt is not None:  # imported only when asked for: aiomqtt is an extra
+        from roost.mqtt.bridge import Bridge
+
+        bridge = Bridge(service, settings.mqtt)
 
     async def openapi_json(request: Request) -> Response:
         return JSONResponse(spec)
@@ -56,9 +61,13 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock,
         # Started after on_ready, so the first steps see the home it prepared.
         clouding = asyncio.create_task(cloud.run())
         running = asyncio.create_task(simulator.run()) if settings.simulate else None
+        if bridge is not None:
+            await bridge.start()
         try:
             yield
         finally:
+            if bridge is not None:
+                await bridge.stop()
             # Each lets a step in progress finish before the store closes.
             cloud.stop()
             if running is not None:
@@ -87,6 +96,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock,
     app.state.service = service
     app.state.simulator = simulator
     app.state.cloud = cloud
+    app.state.mqtt = bridge
     app.state.login_throttle = LoginThrottle(clock)
     app.state.settings = settings
     return app

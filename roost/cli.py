@@ -4,6 +4,7 @@ the simulator of a running server (``roost sim``, roost/cli_sim.py)."""
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import re
 import ssl
 from collections.abc import Callable, Iterator
@@ -22,7 +23,7 @@ from roost.clock import system_clock
 from roost.model.schema import PERMISSIONS
 from roost.server import serve as run_server
 from roost.service import Service
-from roost.settings import PORT, Settings
+from roost.settings import PORT, MqttSettings, Settings
 from roost.simulator.clock import accelerated
 from roost.simulator.presence import WEEKDAYS
 from roost.store import StoreInUse, open_store
@@ -68,15 +69,28 @@ main.add_command(sim)  # talks to a running server over HTTP, unlike the command
               "legacy clients speak only https.")
 @click.option("--keyfile", type=click.Path(exists=True, dir_okay=False),
               help="The certificate's private key (PEM, unencrypted).")
+@click.option("--mqtt", "mqtt_url", metavar="URL",
+              help="Publish the homes to Home Assistant over MQTT and take its commands: "
+              "mqtt://[user:pass@]host[:port] or mqtts://… (needs roost[mqtt]; docs/mqtt.md).")
+@click.option("--mqtt-user", metavar="EMAIL",
+              help="The user whose homes the MQTT bridge publishes; needed unless there is "
+              "only one user.")
+@click.option("--mqtt-prefix", default="roost", show_default=True,
+              help="Prefix of the MQTT state and command topics.")
+@click.option("--mqtt-discovery-prefix", default="homeassistant", show_default=True,
+              help="Home Assistant's discovery prefix.")
 @click.option("--log-level", default="info", show_default=True)
 def serve(host: str, port: int, db: str, with_demo: bool, redirect_port: int | None,
           keepalive: float, synchronous: str, speed: float, simulate: bool,
-          certfile: str | None, keyfile: str | None, log_level: str) -> None:
+          certfile: str | None, keyfile: str | None, mqtt_url: str | None,
+          mqtt_user: str | None, mqtt_prefix: str, mqtt_discovery_prefix: str,
+          log_level: str) -> None:
     """Serve the Works with Nest API and the legacy mobile API."""
     check_tls(certfile, keyfile)
     scheme = "https" if certfile else "http"
+    mqtt = check_mqtt(mqtt_url, mqtt_user, mqtt_prefix, mqtt_discovery_prefix)
     settings = Settings(db=db, keepalive=keepalive, synchronous=synchronous, speed=speed,
-                        simulate=simulate)
+                        simulate=simulate, mqtt=mqtt)
 
     async def ready(service: Service) -> None:
         if with_demo:
@@ -104,6 +118,29 @@ def serve(host: str, port: int, db: str, with_demo: bool, redirect_port: int | N
     if with_demo:  # the demo household leaves for work on weekdays (docs/simulator.md)
         app.state.simulator.people.routine = WEEKDAYS
     run_server(app, host, port, redirect_port, log_level, certfile, keyfile)
+
+
+def check_mqtt(url: str | None, user: str | None, prefix: str,
+               discovery: str) -> MqttSettings | None:
+    """The bridge's settings, refused here with the reason rather than once serving."""
+    if url is None:
+        if user is not None:
+            raise click.UsageError("--mqtt-user needs --mqtt")
+        return None
+    if importlib.util.find_spec("aiomqtt") is None:
+        raise click.ClickException("--mqtt needs the MQTT extra: pip install 'roost[mqtt]'")
+    from roost.mqtt import broker
+
+    try:
+        broker.parse(url)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--mqtt'") from None
+    for name, value in (("--mqtt-prefix", prefix), ("--mqtt-discovery-prefix", discovery)):
+        if not value or any(c in value for c in "+#") or value.startswith("/") \
+                or value.endswith("/"):
+            raise click.BadParameter("a topic prefix without + or # or a leading or "
+                                     "trailing /", param_hint=f"'{name}'")
+    return MqttSettings(url, user, prefix, discovery)
 
 
 def check_tls(certfile: str | None, keyfile: str | None) -> None:

@@ -17,3 +17,12 @@ class Settings:
     synchronous: str = "FULL"  # SQLite: FULL survives power loss, NORMAL only crashes
     simulate: bool = True  # run the home simulator (devices and Nest's own logic)
     speed: float = 1.0  # simulated seconds per real second; paces the simulator's ticks
+    mqtt: MqttSettings | None = None  # the Home Assistant bridge (docs/mqtt.md); None: off
+
+
+@dataclass(frozen=True)
+class MqttSettings:
+    url: str  # mqtt://[user:pass@]host[:port] or mqtts://…
+    user: str | None = None  # the email of the user it acts for; None: the only user
+    prefix: str = "roost"  # state and command topics
+    discovery: str = "homeassistant"  # Home Assistant's discovery prefix
