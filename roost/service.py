@@ -27,7 +27,7 @@ from roost.clock import Clock, parse, system_clock
 from roost.hub import Hub, Subscriber
 from roost.model import document, paths, validate
 from roost.model.home import Change, Home, Key, Obj
-from roost.model.schema import effective
+from roost.model.schema import effective, readable
 from roost.rules import lifecycle
 from roost.store.base import Store
 from roost.store.records import USER_DELETED, AccountEvent, Grant
@@ -253,6 +253,16 @@ class Service:
         if path[:1] == ("metadata",) or not path:
             tree = {**tree, "metadata": principal.metadata}
         return paths.navigate(tree, path)
+
+    def read_object(self, principal: Principal, kind: str, id: str) -> dict[str, Any] | None:
+        """One structure or device as ``principal`` sees it at its location, or None where it
+        does not exist for them. Projects that object alone, not the principal's whole tree:
+        for a follower of changes that renders each changed object (the MQTT bridge)."""
+        obj = self.home.get(kind, id)
+        if obj is None or not principal.may_reach(obj.user_id, obj.structure_id):
+            return None
+        return document.project_object(self.home, obj, readable(principal.permissions)[kind],
+                                       principal.permissions)
 
     def read_json(self, principal: Principal, path: paths.Path) -> bytes:
         """The encoded value at a location, shared by every principal with the same view."""
