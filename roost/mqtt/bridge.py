@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import ssl
 from importlib.metadata import PackageNotFoundError, version
@@ -189,24 +190,31 @@ class Bridge:
 
     def _render(self, dirty: set[Key], force: bool = False) -> dict[str, bytes]:
         """The retained payloads of these objects that the broker does not hold yet."""
-        tree = self._tree()
-        structures = tree.get("structures", {})
-        devices = tree.get("devices", {})
-        for kind, id in list(dirty):  # a structure's away is each thermostat's preset
-            if kind == "structures" and id in structures:
-                dirty.update(("thermostats", t) for t in structures[id].get("thermostats", ()))
+        assert self.principal is not None
+        read = functools.partial(self.service.read_object, self.principal)
+        docs: dict[Key, dict[str, Any] | None] = {key: read(*key) for key in dirty}
+        for (kind, _), doc in list(docs.items()):  # a structure's away is each thermostat's preset
+            if kind == "structures" and doc is not None:
+                for id in doc.get("thermostats", ()):
+                    if ("thermostats", id) not in docs:
+                        docs["thermostats", id] = read("thermostats", id)
+        structures = {id: doc for (kind, id), doc in docs.items() if kind == "structures"}
         now = self.service.clock()
         out: dict[str, bytes] = {}
-        for kind, id in dirty:
+        for (kind, id), doc in docs.items():
             if kind not in discovery.KINDS:
                 continue
-            doc = structures.get(id) if kind == "structures" else devices.get(kind, {}).get(id)
             if doc is None:  # deleted: an empty retained payload removes each entity
                 out.update(dict.fromkeys(self._owned.pop(id, ()), b""))
                 continue
             found = {t: orjson.dumps(c) for t, c in discovery.configs(self.topics, kind,
                                                                      doc).items()}
-            structure = structures.get(doc.get("structure_id", ""))
+            structure = None
+            if kind == "thermostats":
+                sid = doc["structure_id"]
+                if sid not in structures:
+                    structures[sid] = read("structures", sid)
+                structure = structures[sid]
             found |= {t: s.encode() for t, s in discovery.states(
                 self.topics, kind, doc, structure, now).items()}
             self._owned.setdefault(id, set()).update(found)
@@ -243,8 +251,7 @@ class Bridge:
     async def _carry_out(self, id: str, given: dict[str, str]) -> None:
         """Write one device's commands; on a refusal, show the truth again and say why."""
         assert self.principal is not None
-        tree = self._tree()
-        kind, doc = _find(tree, id)
+        kind, doc = self._find(id)
         if doc is None:
             # Not this user's, or gone: nothing is published for it either.
             log.warning("MQTT: ignored commands for %s, no device or structure of this user",
@@ -255,7 +262,8 @@ class Bridge:
             log.warning("MQTT: ignored command %r, which a %s does not take", name, kind)
         if not taken:
             return
-        structure = tree.get("structures", {}).get(doc.get("structure_id", ""))
+        structure = self.service.read_object(self.principal, "structures",
+                                             doc.get("structure_id", ""))
         planned = discovery.writes(kind, taken, doc, structure)
         refused: errors.ApiError | None
         try:
@@ -277,12 +285,11 @@ class Bridge:
         await client.publish(self.topics.state(id, "refused"),
                              orjson.dumps(event.payload(taken, refused)), qos=1, retain=False)
 
-
-def _find(tree: dict[str, Any], id: str) -> tuple[str, dict[str, Any] | None]:
-    if id in tree.get("structures", {}):
-        return "structures", tree["structures"][id]
-    for kind in discovery.DEVICE_KINDS:
-        doc = tree.get("devices", {}).get(kind, {}).get(id)
-        if doc is not None:
-            return kind, doc
-    return "", None
+    def _find(self, id: str) -> tuple[str, dict[str, Any] | None]:
+        """The kind and document of one of this user's structures or devices."""
+        assert self.principal is not None
+        for kind in discovery.KINDS:
+            doc = self.service.read_object(self.principal, kind, id)
+            if doc is not None:
+                return kind, doc
+        return "", None
