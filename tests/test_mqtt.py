@@ -338,3 +338,17 @@ def test_availability_and_deletion(bridged: Bridged) -> None:
 def test_a_clean_stop_says_offline(bridged: Bridged) -> None:
     bridged.server.terminate()
     bridged.watcher.wait_value(f"{bridged.prefix}/status", "offline")
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (["--mqtt", "http://broker"], "mqtt:// or mqtts://"),
+    (["--mqtt", "mqtt://broker:99999"], "port"),
+    (["--mqtt-user", "a@example.com"], "--mqtt-user needs --mqtt"),
+    (["--mqtt", "mqtt://broker", "--mqtt-prefix", "roost/#"], "+ or #"),
+])
+def test_serve_refuses_bad_mqtt_options(tmp_path: Path, args: list[str], said: str) -> None:
+    done = subprocess.run([sys.executable, "-m", "roost", "serve", "--db",
+                           str(tmp_path / "r.db"), *args], capture_output=True, text=True,
+                          timeout=30)
+    assert done.returncode == 2
+    assert said in done.stderr
