@@ -82,6 +82,11 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock,
                           outdoors=outdoors)
     cloud.fan_timers.plays = simulator.plays if settings.simulate else nobody
     devices = device.Registry(service, settings.device_hold, settings.device_offline_after)
+    bridge = None
+    if settings.mqtt is not None:  # imported only when asked for: aiomqtt is an extra
+        from roost.mqtt.bridge import Bridge
+
+        bridge = Bridge(service, settings.mqtt)
 
     async def openapi_json(request: Request) -> Response:
         return JSONResponse(spec)
@@ -95,9 +100,13 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock,
         # Started after on_ready, so the first steps see the home it prepared.
         clouding = asyncio.create_task(cloud.run())
         running = asyncio.create_task(simulator.run()) if settings.simulate else None
+        if bridge is not None:
+            await bridge.start()
         try:
             yield
         finally:
+            if bridge is not None:
+                await bridge.stop()
             # Each lets a step in progress finish before the store closes.
             cloud.stop()
             if running is not None:
@@ -139,6 +148,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock,
     app.state.devices = devices
     # What --device-port serves: the device protocol alone, at the root the firmware expects.
     app.state.device_app = Starlette(routes=device.routes(devices, settings.device_origin))
+    app.state.mqtt = bridge
     app.state.login_throttle = LoginThrottle(clock)
     app.state.settings = settings
     # The web app's simulator panel, for the signed-in user's homes, when the simulator runs.

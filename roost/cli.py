@@ -4,6 +4,7 @@ the simulator of a running server (``roost sim``, roost/cli_sim.py)."""
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import re
 import socket
 import ssl
@@ -26,7 +27,7 @@ from roost.model.schema import PERMISSIONS
 from roost.server import DevicePort
 from roost.server import serve as run_server
 from roost.service import Service
-from roost.settings import PORT, Settings
+from roost.settings import PORT, MqttSettings, Settings
 from roost.simulator.clock import accelerated
 from roost.simulator.presence import WEEKDAYS
 from roost.store import StoreInUse
@@ -90,6 +91,16 @@ main.add_command(device)
               hidden=True, help="Seconds without a call before a thermostat is offline.")
 @click.option("--open-signup", is_flag=True,
               help="Let visitors create accounts on the web app's sign-up page.")
+@click.option("--mqtt", "mqtt_url", metavar="URL",
+              help="Publish the homes to Home Assistant over MQTT and take its commands: "
+              "mqtt://[user:pass@]host[:port] or mqtts://… (needs roost[mqtt]; docs/mqtt.md).")
+@click.option("--mqtt-user", metavar="EMAIL",
+              help="The user whose homes the MQTT bridge publishes; needed unless there is "
+              "only one user.")
+@click.option("--mqtt-prefix", default="roost", show_default=True,
+              help="Prefix of the MQTT state and command topics.")
+@click.option("--mqtt-discovery-prefix", default="homeassistant", show_default=True,
+              help="Home Assistant's discovery prefix.")
 @click.option("--log-level", default="info", show_default=True)
 @click.option("--forwarded-allow-ips", default="", show_default="none",
               help="Believe X-Forwarded-For and X-Forwarded-Proto only from these addresses "
@@ -106,8 +117,9 @@ def serve(host: str, port: int, db: str, with_demo: bool, redirect_port: int | N
           certfile: str | None, keyfile: str | None, device_origin: str | None,
           device_port: int | None, device_certfile: str | None, device_keyfile: str | None,
           device_hold: float, device_offline_after: float, open_signup: bool,
-          log_level: str, forwarded_allow_ips: str, header_timeout: float,
-          allow_session_control: bool) -> None:
+          mqtt_url: str | None, mqtt_user: str | None, mqtt_prefix: str,
+          mqtt_discovery_prefix: str, log_level: str, forwarded_allow_ips: str,
+          header_timeout: float, allow_session_control: bool) -> None:
     """Serve the Works with Nest API and the legacy mobile API."""
     check_tls(certfile, keyfile)
     check_tls(device_certfile, device_keyfile, "--device-certfile", "--device-keyfile")
@@ -118,10 +130,12 @@ def serve(host: str, port: int, db: str, with_demo: bool, redirect_port: int | N
         if listening is not None:
             check_port(host, listening)
     scheme = "https" if certfile else "http"
+    mqtt = check_mqtt(mqtt_url, mqtt_user, mqtt_prefix, mqtt_discovery_prefix)
     settings = Settings(db=db, keepalive=keepalive, synchronous=synchronous, speed=speed,
                         simulate=simulate, device_origin=device_origin,
                         device_hold=device_hold, device_offline_after=device_offline_after,
-                        open_signup=open_signup, session_control=allow_session_control)
+                        open_signup=open_signup, session_control=allow_session_control,
+                        mqtt=mqtt)
 
     serving: list[bool] = []
 
@@ -164,6 +178,29 @@ def serve(host: str, port: int, db: str, with_demo: bool, redirect_port: int | N
         # uvicorn shuts down cleanly on Ctrl-C and then raises it again: after serving that
         # is the way out (0); before, an interrupted start (130, as shells report SIGINT).
         raise SystemExit(0 if serving else 130) from None
+
+
+def check_mqtt(url: str | None, user: str | None, prefix: str,
+               discovery: str) -> MqttSettings | None:
+    """The bridge's settings, refused here with the reason rather than once serving."""
+    if url is None:
+        if user is not None:
+            raise click.UsageError("--mqtt-user needs --mqtt")
+        return None
+    if importlib.util.find_spec("aiomqtt") is None:
+        raise click.ClickException("--mqtt needs the MQTT extra: pip install 'roost[mqtt]'")
+    from roost.mqtt import broker
+
+    try:
+        broker.parse(url)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--mqtt'") from None
+    for name, value in (("--mqtt-prefix", prefix), ("--mqtt-discovery-prefix", discovery)):
+        if not value or any(c in value for c in "+#") or value.startswith("/") \
+                or value.endswith("/"):
+            raise click.BadParameter("a topic prefix without + or # or a leading or "
+                                     "trailing /", param_hint=f"'{name}'")
+    return MqttSettings(url, user, prefix, discovery)
 
 
 def check_port(host: str, port: int) -> None:

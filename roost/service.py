@@ -29,7 +29,7 @@ from roost.clock import Clock, parse, system_clock
 from roost.hub import Hub, Subscriber
 from roost.model import document, paths, validate
 from roost.model.home import Change, Home, Key, Obj
-from roost.model.schema import effective
+from roost.model.schema import effective, readable
 from roost.rules import lifecycle
 from roost.store.base import Store
 from roost.store.records import USER_DELETED, AccountEvent, Grant
@@ -102,6 +102,7 @@ class Service:
         self._following: asyncio.Task[None] | None = None
         # Told of every account event after the service has acted on it (a device claimed).
         self.account_listeners: list[Callable[[AccountEvent], None]] = []
+        self._listeners: list[Callable[[Change], None]] = []
 
     async def start(self) -> None:
         self.store.open()
@@ -273,6 +274,16 @@ class Service:
         if path[:1] == ("metadata",) or not path:
             tree = {**tree, "metadata": principal.metadata}
         return paths.navigate(tree, path)
+
+    def read_object(self, principal: Principal, kind: str, id: str) -> dict[str, Any] | None:
+        """One structure or device as ``principal`` sees it at its location, or None where it
+        does not exist for them. Projects that object alone, not the principal's whole tree:
+        for a follower of changes that renders each changed object (the MQTT bridge)."""
+        obj = self.home.get(kind, id)
+        if obj is None or not principal.may_reach(obj.user_id, obj.structure_id):
+            return None
+        return document.project_object(self.home, obj, readable(principal.permissions)[kind],
+                                       principal.permissions)
 
     def read_json(self, principal: Principal, path: paths.Path) -> bytes:
         """The encoded value at a location, shared by every principal with the same view."""
@@ -481,6 +492,19 @@ class Service:
             self._encoded.drop(user_id)
         self.hub.publish(change.user_ids)
         self._wake(change.user_ids)
+        for listener in self._listeners:
+            try:
+                listener(change)
+            except Exception:  # one broken listener must not hold back the commit's others
+                log.exception("change listener failed")
+
+    def listen(self, listener: Callable[[Change], None]) -> Callable[[], None]:
+        """Call ``listener`` with every committed change (the objects it wrote, deletions
+        included), once the home shows it and before the writer is answered; the function
+        returned stops it. It runs inside the commit's fan-out, so it must be quick: note what
+        changed and read the home later (the MQTT bridge does so)."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
 
     # -- waiting for a change (long-polls) ---------------------------------------------------
 

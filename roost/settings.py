@@ -26,3 +26,12 @@ class Settings:
     open_signup: bool = False  # visitors may create accounts on the web app's sign-up page
     # Legacy password sessions may also use the developer and simulator control APIs.
     session_control: bool = False
+    mqtt: MqttSettings | None = None  # the Home Assistant bridge (docs/mqtt.md); None: off
+
+
+@dataclass(frozen=True)
+class MqttSettings:
+    url: str  # mqtt://[user:pass@]host[:port] or mqtts://…
+    user: str | None = None  # the email of the user it acts for; None: the only user
+    prefix: str = "roost"  # state and command topics
+    discovery: str = "homeassistant"  # Home Assistant's discovery prefix
