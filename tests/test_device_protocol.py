@@ -246,6 +246,26 @@ def test_a_device_reading_reaches_rest_sse_and_legacy_but_not_itself(
     held.close()
 
 
+def test_a_fan_timer_started_on_the_thermostat_reaches_wwn_and_ends_there(
+        server: RoostProcess) -> None:
+    device, claimed = paired(server)
+    device_id = claimed["device_id"]
+    held = device.subscribe()
+    ends = int(time.time()) + 900
+    device.put([{"object_key": f"device.{SERIAL}", "value": {"fan_timer_timeout": ends}}])
+    found = thermostat(server, device_id)
+    assert found["fan_timer_active"] is True
+    assert found["fan_timer_timeout"].startswith(
+        time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ends)))
+    # The thermostat ends its own timer, writing 0: WWN shows it off.
+    device.put([{"object_key": f"device.{SERIAL}", "value": {"fan_timer_timeout": 0}}])
+    found = thermostat(server, device_id)
+    assert (found["fan_timer_active"], found["fan_timer_timeout"]) == (
+        False, "1970-01-01T00:00:00.000Z")
+    assert held.silent(1.0)  # what it wrote itself is not sent back to it
+    held.close()
+
+
 def test_away_reaches_the_device_as_manual_eco_all_and_home_as_schedule(
         server: RoostProcess) -> None:
     device, claimed = paired(server)

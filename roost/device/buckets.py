@@ -5,13 +5,16 @@ Most keys come from the field table's device wires (``schema.device_wired``): a 
 ``reported`` is a reading the device alone writes and is never sent back; every other wire is
 a setting the cloud may send. Only the keys computed from several values are spelled out here:
 the mode (``target_temperature_type`` and ``eco.mode``), ``hvac_state`` from the relay
-states, and the pairing buckets (``structure``, ``user``).
+states, a fan timer the device started or ended (``fan_timer_timeout``, which also says
+``fan_timer_active``), and the pairing buckets (``structure``, ``user``).
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
+from roost.clock import EPOCH, iso
 from roost.model.home import Obj
 from roost.model.schema import device_wired
 from roost.model.wire import Unfit
@@ -82,6 +85,14 @@ def fields_of(bucket: str, given: dict[str, Any], merged: dict[str, Any],
                                     else "cooling" if any(merged.get(k) for k in _COOL_STATES)
                                     else "off")
     elif bucket == "device":
+        timeout = given.get("fan_timer_timeout")
+        if isinstance(timeout, int | float) and not isinstance(timeout, bool) \
+                and 0 <= timeout < 2**40:
+            # A fan timer started or ended on the thermostat itself: it runs its own timer and
+            # writes 0 when the timer ends, so the timeout alone says whether it is on.
+            values["fan_timer_timeout"] = iso(datetime.fromtimestamp(timeout, UTC)) \
+                if timeout else EPOCH
+            values["fan_timer_active"] = timeout > 0
         eco = given.get("eco")
         mode = eco.get("mode") if isinstance(eco, dict) else given.get("eco_mode")
         if mode in ("manual-eco", "auto-eco") and d.get("hvac_mode") != "eco":
@@ -99,6 +110,8 @@ def expected(bucket: str, given: dict[str, Any]) -> dict[str, Any]:
     if bucket == "shared" and isinstance(given.get("target_temperature_type"), str):
         out["target_temperature_type"] = given["target_temperature_type"]
     if bucket == "device":
+        if "fan_timer_timeout" in given:
+            out["fan_timer_timeout"] = given["fan_timer_timeout"]
         eco = given.get("eco")
         if isinstance(eco, dict) and eco.get("mode") in ("manual-eco", "auto-eco", "schedule"):
             out["eco"] = {"mode": "schedule" if eco["mode"] == "schedule" else "manual-eco"}
