@@ -100,9 +100,8 @@ class Service:
         self._grant_seq: dict[str, int] = {}  # grant id -> its newest event applied
         self._revocations = 0  # counts revocations, so a token lookup can see one it raced
         self._following: asyncio.Task[None] | None = None
-        # Told of every account event after the service has acted on it (a device claimed).
-        self.account_listeners: list[Callable[[AccountEvent], None]] = []
         self._listeners: list[Callable[[Change], None]] = []
+        self._account_listeners: list[Callable[[AccountEvent], None]] = []
 
     async def start(self) -> None:
         self.store.open()
@@ -196,7 +195,7 @@ class Service:
         # A product's own edits change no token: its tokens serve what their grant holds.
         if event.kind == USER_DELETED:
             self._forget_user(event.subject)
-        for listener in self.account_listeners:
+        for listener in self._account_listeners:
             listener(event)
 
     def _forget_user(self, user_id: str) -> None:
@@ -505,6 +504,12 @@ class Service:
         changed and read the home later (the MQTT bridge does so)."""
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
+
+    def listen_accounts(self, listener: Callable[[AccountEvent], None]) -> Callable[[], None]:
+        """Call ``listener`` with every account event once the service has acted on it (a
+        device claimed from the command line, say); the function returned stops it."""
+        self._account_listeners.append(listener)
+        return lambda: self._account_listeners.remove(listener)
 
     # -- waiting for a change (long-polls) ---------------------------------------------------
 

@@ -120,7 +120,7 @@ class Registry:
             log.info("device %s joined structure %s", claimed.serial, claimed.structure_id)
         for record in await self.service.store.devices():
             self._load(record)
-        self.service.account_listeners.append(self._account_event)
+        self.service.listen_accounts(self._account_event)
         self._watching = asyncio.create_task(self._watch())
 
     async def stop(self) -> None:
