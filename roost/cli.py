@@ -97,6 +97,12 @@ main.add_command(device)
 @click.option("--mqtt-user", metavar="EMAIL",
               help="The user whose homes the MQTT bridge publishes; needed unless there is "
               "only one user.")
+@click.option("--mqtt-all-users", is_flag=True,
+              help="Publish every user's homes, each under <prefix>/<their slug> (logged at "
+              "start), and take commands there as that user.")
+@click.option("--mqtt-cafile", type=click.Path(exists=True, dir_okay=False),
+              help="For mqtts://, trust the broker's certificate when this CA file (PEM) "
+              "signed it, rather than the system's trusted CAs.")
 @click.option("--mqtt-prefix", default="roost", show_default=True,
               help="Prefix of the MQTT state and command topics.")
 @click.option("--mqtt-discovery-prefix", default="homeassistant", show_default=True,
@@ -117,7 +123,8 @@ def serve(host: str, port: int, db: str, with_demo: bool, redirect_port: int | N
           certfile: str | None, keyfile: str | None, device_origin: str | None,
           device_port: int | None, device_certfile: str | None, device_keyfile: str | None,
           device_hold: float, device_offline_after: float, open_signup: bool,
-          mqtt_url: str | None, mqtt_user: str | None, mqtt_prefix: str,
+          mqtt_url: str | None, mqtt_user: str | None, mqtt_all_users: bool,
+          mqtt_cafile: str | None, mqtt_prefix: str,
           mqtt_discovery_prefix: str, log_level: str, forwarded_allow_ips: str,
           header_timeout: float, allow_session_control: bool) -> None:
     """Serve the Works with Nest API and the legacy mobile API."""
@@ -130,7 +137,8 @@ def serve(host: str, port: int, db: str, with_demo: bool, redirect_port: int | N
         if listening is not None:
             check_port(host, listening)
     scheme = "https" if certfile else "http"
-    mqtt = check_mqtt(mqtt_url, mqtt_user, mqtt_prefix, mqtt_discovery_prefix)
+    mqtt = check_mqtt(mqtt_url, mqtt_user, mqtt_prefix, mqtt_discovery_prefix,
+                      mqtt_all_users, mqtt_cafile)
     settings = Settings(db=db, keepalive=keepalive, synchronous=synchronous, speed=speed,
                         simulate=simulate, device_origin=device_origin,
                         device_hold=device_hold, device_offline_after=device_offline_after,
@@ -180,27 +188,33 @@ def serve(host: str, port: int, db: str, with_demo: bool, redirect_port: int | N
         raise SystemExit(0 if serving else 130) from None
 
 
-def check_mqtt(url: str | None, user: str | None, prefix: str,
-               discovery: str) -> MqttSettings | None:
+def check_mqtt(url: str | None, user: str | None, prefix: str, discovery: str,
+               all_users: bool = False, cafile: str | None = None) -> MqttSettings | None:
     """The bridge's settings, refused here with the reason rather than once serving."""
     if url is None:
-        if user is not None:
-            raise click.UsageError("--mqtt-user needs --mqtt")
+        for given, name in ((user, "--mqtt-user"), (all_users, "--mqtt-all-users"),
+                            (cafile, "--mqtt-cafile")):
+            if given:
+                raise click.UsageError(f"{name} needs --mqtt")
         return None
+    if user is not None and all_users:
+        raise click.UsageError("--mqtt-user and --mqtt-all-users do not go together")
     if importlib.util.find_spec("aiomqtt") is None:
         raise click.ClickException("--mqtt needs the MQTT extra: pip install 'roost[mqtt]'")
     from roost.mqtt import broker
 
     try:
-        broker.parse(url)
+        tls = broker.parse(url).tls
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="'--mqtt'") from None
+    if cafile is not None and not tls:
+        raise click.UsageError("--mqtt-cafile needs an mqtts:// broker")
     for name, value in (("--mqtt-prefix", prefix), ("--mqtt-discovery-prefix", discovery)):
         if not value or any(c in value for c in "+#") or value.startswith("/") \
                 or value.endswith("/"):
             raise click.BadParameter("a topic prefix without + or # or a leading or "
                                      "trailing /", param_hint=f"'{name}'")
-    return MqttSettings(url, user, prefix, discovery)
+    return MqttSettings(url, user, prefix, discovery, all_users, cafile)
 
 
 def check_port(host: str, port: int) -> None:

@@ -35,3 +35,5 @@ class MqttSettings:
     user: str | None = None  # the email of the user it acts for; None: the only user
     prefix: str = "roost"  # state and command topics
     discovery: str = "homeassistant"  # Home Assistant's discovery prefix
+    all_users: bool = False  # every user, each under <prefix>/<their slug>; user is None
+    cafile: str | None = None  # mqtts: trust this CA (PEM) rather than the system's

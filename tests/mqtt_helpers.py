@@ -3,8 +3,10 @@ and a Roost server whose bridge publishes under topic prefixes of its own."""
 
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import uuid
@@ -118,13 +120,29 @@ def free_port() -> int:
 
 
 class OwnBroker:
-    """A Mosquitto of the test's own on a free port, to stop and start at will."""
+    """A Mosquitto of the test's own on a free port, to stop and start at will; given a
+    certificate and its key, also a TLS listener on ``tls_port``."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, tls: tuple[Path, Path] | None = None) -> None:
         self.port = free_port()
         self.config = directory / "mosquitto.conf"
-        self.config.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
-                               "persistence false\n")
+        config = f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+        self.tls_port = 0
+        self._readable: Path | None = None
+        if tls is not None:
+            self.tls_port = free_port()
+            # Mosquitto started as root reads them as its own user, outside pytest's private
+            # directories: a throwaway pair may be world-readable.
+            readable = Path(tempfile.mkdtemp(prefix="roost-mqtt-tls-"))
+            readable.chmod(0o755)
+            self._readable = readable
+            certfile, keyfile = readable / "cert.pem", readable / "key.pem"
+            for source, copy in zip(tls, (certfile, keyfile), strict=True):
+                shutil.copyfile(source, copy)
+                copy.chmod(0o644)
+            config += (f"listener {self.tls_port} 127.0.0.1\n"
+                       f"certfile {certfile}\nkeyfile {keyfile}\n")
+        self.config.write_text(config)
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> OwnBroker:
@@ -143,3 +161,9 @@ class OwnBroker:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10)
+
+    def remove(self) -> None:
+        """Stop it and remove what it was given to read."""
+        self.stop()
+        if self._readable is not None:
+            shutil.rmtree(self._readable, ignore_errors=True)

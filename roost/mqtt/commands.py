@@ -32,7 +32,7 @@ def parse(topics: Topics, topic: str, payload: bytes, retained: bool,
           names: frozenset[str]) -> Command | None:
     """The command a message carries; None, with a log line, for one that is not taken."""
     parts = topic.split("/")
-    prefix = topics.prefix.split("/")
+    prefix = topics.own.split("/")
     if (len(parts) != len(prefix) + 3 or parts[:len(prefix)] != prefix
             or parts[-1] != "set"):
         log.info("MQTT: ignored a message on %s, not a command topic", topic)

@@ -3,6 +3,7 @@ announces itself, and when the entity is available."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,11 +14,17 @@ MODELS = {"thermostats": "Learning Thermostat", "smoke_co_alarms": "Protect",
 
 @dataclass(frozen=True)
 class Topics:
-    """The topic layout of one bridge."""
+    """The topic layout of one user's homes."""
 
-    prefix: str  # state and command topics: <prefix>/<id>/<name>[/set]
+    prefix: str  # the bridge's: its status is <prefix>/status
     discovery: str  # Home Assistant's discovery prefix
     version: str  # Roost's version, in every config's "origin"
+    user: str = ""  # when the bridge acts for every user: this one's slug, after the prefix
+
+    @property
+    def own(self) -> str:
+        """Where this user's state and command topics are: <own>/<id>/<name>[/set]."""
+        return f"{self.prefix}/{self.user}" if self.user else self.prefix
 
     @property
     def status(self) -> str:
@@ -30,13 +37,19 @@ class Topics:
         return f"{self.discovery}/status"
 
     def state(self, id: str, name: str) -> str:
-        return f"{self.prefix}/{id}/{name}"
+        return f"{self.own}/{id}/{name}"
 
     def command(self, id: str, name: str) -> str:
-        return f"{self.prefix}/{id}/{name}/set"
+        return f"{self.own}/{id}/{name}/set"
 
     def config(self, component: str, id: str, name: str) -> str:
         return f"{self.discovery}/{component}/roost_{id}/{name}/config"
+
+
+def user_slug(user_id: str) -> str:
+    """A user's part of the topics when the bridge acts for every user: stable, and not their
+    email, which is personal data on a broker others may read."""
+    return "u" + hashlib.sha256(f"roost-mqtt:{user_id}".encode()).hexdigest()[:12]
 
 
 def shared(topics: Topics, kind: str, doc: dict[str, Any]) -> dict[str, Any]:
