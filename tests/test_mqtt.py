@@ -345,6 +345,8 @@ def test_a_clean_stop_says_offline(bridged: Bridged) -> None:
     (["--mqtt", "mqtt://broker:99999"], "port"),
     (["--mqtt-user", "a@example.com"], "--mqtt-user needs --mqtt"),
     (["--mqtt", "mqtt://broker", "--mqtt-prefix", "roost/#"], "+ or #"),
+    (["--mqtt-all-users"], "--mqtt-all-users needs --mqtt"),
+    (["--mqtt", "mqtt://broker", "--mqtt-cafile", __file__], "needs an mqtts:// broker"),
 ])
 def test_serve_refuses_bad_mqtt_options(tmp_path: Path, args: list[str], said: str) -> None:
     done = subprocess.run([sys.executable, "-m", "roost", "serve", "--db",
