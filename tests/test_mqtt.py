@@ -335,6 +335,20 @@ def test_availability_and_deletion(bridged: Bridged) -> None:
     bridged.watcher.wait_value(bridged.state("camera", "streaming"), "", after=mark)
 
 
+def test_a_homes_away_follows_its_first_device(bridged: Bridged) -> None:
+    with bridged.server.client() as client:
+        added = client.post("/api/v1/sim/structures", json={"name": "Cabin"})
+        assert added.status_code == 201, added.text
+        cabin = added.json()["structure_id"]
+        away = f"{bridged.prefix}/{cabin}/away"
+        bridged.watcher.wait_value(away, "None")  # no device: Nest's "unknown"
+        mark = bridged.watcher.mark
+        device = client.post("/api/v1/sim/devices", json={"kind": "thermostat",
+                                                          "structure_id": cabin})
+        assert device.status_code == 201, device.text
+    bridged.watcher.wait_value(away, "home", after=mark)
+
+
 def test_a_clean_stop_says_offline(bridged: Bridged) -> None:
     bridged.server.terminate()
     bridged.watcher.wait_value(f"{bridged.prefix}/status", "offline")

@@ -185,7 +185,12 @@ class Bridge:
                 if not self._settings.all_users:
                     continue
                 self._act_for(obj.user_id)
-            self._dirty.setdefault(obj.user_id, set()).add((obj.kind, obj.id))
+            dirty = self._dirty.setdefault(obj.user_id, set())
+            dirty.add((obj.kind, obj.id))
+            if obj.kind != "structures":
+                # A structure shows roll-ups of its devices (away is "unknown" without any);
+                # only values that changed are published, so this costs nothing else.
+                dirty.add(("structures", obj.structure_id))
             noted = True
         if noted:
             self._wake.set()
