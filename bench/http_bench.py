@@ -171,6 +171,8 @@ def main() -> None:
     parser.add_argument("--wrk", default=shutil.which("wrk") or "wrk")
     parser.add_argument("--profile", type=Path, metavar="DIR",
                         help="sample the server with py-spy during each case; stacks go here")
+    parser.add_argument("--only", metavar="TEXT",
+                        help="run only the cases whose name contains TEXT (for example PUT)")
     args = parser.parse_args()
     servers.prepare_client()
     more = f"Roost with {args.routes} more routes"
@@ -201,6 +203,7 @@ def main() -> None:
                 "PUT, synchronous=NORMAL" if name == "Roost NORMAL" else "PUT, synchronous=FULL")
             cases.append((f"{name.removesuffix(' NORMAL')} {put}", server, path, put_lua))
         cases.sort(key=lambda c: " PUT" in c[0])  # all GETs first in each round
+        cases = [c for c in cases if args.only is None or args.only in c[0]]
         print(", ".join(f"{name} pid {s.pid}" for name, s in started.items()), flush=True)
         for round_ in range(args.repeat):
             print(f"round {round_ + 1} of {args.repeat}", flush=True)
@@ -216,8 +219,10 @@ def main() -> None:
                        (put, "raw ASGI app PUT (echo, no storage)"),
                        (put, "minimal app PUT (echo, no storage)"),
                        (f"{more} PUT, synchronous=FULL", "raw ASGI app PUT (echo, no storage)")):
-        print(f"{case} = {share(runs, case, base)} of {base}")
-    print(f"durable acknowledged writes (FULL): {median_run(runs[put]).rps:,.0f}/s")
+        if case in runs and base in runs:
+            print(f"{case} = {share(runs, case, base)} of {base}")
+    if put in runs:
+        print(f"durable acknowledged writes (FULL): {median_run(runs[put]).rps:,.0f}/s")
 
 
 if __name__ == "__main__":

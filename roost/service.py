@@ -476,7 +476,7 @@ class Service:
         """Commit objects the rules produced. Until durable they are visible to validation of
         later writes only; if the commit fails, they are forgotten and nothing was written."""
         updated = int(self.clock().timestamp() * 1000)
-        objects = [dataclasses.replace(o, updated=updated) for o in objects]
+        objects = [o.stamped(updated) for o in objects]
         self.home.stage(objects)
         try:
             return await self.store.commit(objects)
@@ -486,11 +486,12 @@ class Service:
 
     def _committed(self, change: Change) -> None:
         self.home.commit(change)
-        for user_id in change.user_ids:
+        user_ids = change.user_ids
+        for user_id in user_ids:
             self._trees.drop(user_id)
             self._encoded.drop(user_id)
-        self.hub.publish(change.user_ids)
-        self._wake(change.user_ids)
+        self.hub.publish(user_ids)
+        self._wake(user_ids)
         for listener in self._listeners:
             try:
                 listener(change)

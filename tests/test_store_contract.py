@@ -6,6 +6,7 @@ in ``STORES``.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
@@ -110,6 +111,28 @@ async def test_a_commit_must_be_one_version_ahead_and_of_the_same_owner(
 
         await store.commit([replace(stored, version=3, deleted=True)])
         assert store.load()[0] == []
+
+
+async def test_a_refused_commit_among_concurrent_ones_fails_alone(
+        make: Callable[[], Store]) -> None:
+    async with started(make) as opened:
+        store = opened.store
+        owner = (await store.create_user("owner@example.com", "hash")).id
+        await store.commit([thermostat(owner, "b")])
+        outcomes = await asyncio.gather(  # queued together: the writer takes them as one batch
+            *(store.commit([thermostat(owner, f"a{n}")]) for n in range(5)),
+            store.commit([thermostat(owner, "b", version=3)]),  # skips a version
+            *(store.commit([thermostat(owner, f"c{n}")]) for n in range(5)),
+            return_exceptions=True)
+        assert [type(o).__name__ for o in outcomes] == ["Change"] * 5 + ["Conflict"] + [
+            "Change"] * 5
+        seqs = [o.seq for o in outcomes if isinstance(o, Change)]
+        assert seqs == sorted(seqs) and len(set(seqs)) == 10
+        assert opened.commits[1:] == [o for o in outcomes if isinstance(o, Change)]
+        objects, seq = store.load()
+        assert seq == seqs[-1]
+        assert sorted((o.id, o.version) for o in objects) == sorted(
+            [(f"a{n}", 1) for n in range(5)] + [("b", 1)] + [(f"c{n}", 1) for n in range(5)])
 
 
 async def test_changes_since_lists_later_changes_in_order(make: Callable[[], Store]) -> None:

@@ -21,20 +21,30 @@ def with_header_deadline(base: type[Any], seconds: float) -> type[asyncio.Protoc
     headers are not complete within ``seconds``."""
 
     class HeaderDeadline(base):  # type: ignore[misc, valid-type]
+        # When the awaited headers are due (loop time), None while a request is under way.
+        # One timer per connection, moved on only when it fires early: arming and cancelling
+        # a timer for every request would cost each request a heap push and a cancelled
+        # handle left behind, on the busiest path of the server.
+        _header_due: float | None = None
         _header_timer: asyncio.TimerHandle | None = None
 
         def _arm(self) -> None:
-            self._disarm()
-            self._header_timer = self.loop.call_later(seconds, self._headers_too_slow)
+            self._header_due = self.loop.time() + seconds
+            if self._header_timer is None:
+                self._header_timer = self.loop.call_at(self._header_due,
+                                                       self._headers_too_slow)
 
         def _disarm(self) -> None:
-            if self._header_timer is not None:
-                self._header_timer.cancel()
-                self._header_timer = None
+            self._header_due = None
 
         def _headers_too_slow(self) -> None:
             self._header_timer = None
-            if self.cycle is None or self.cycle.response_complete:  # still waiting for them
+            due = self._header_due
+            if due is None:
+                return  # the headers came: the next response arms it again
+            if due - self.loop.time() > 0.01:  # armed again since this timer was set
+                self._header_timer = self.loop.call_at(due, self._headers_too_slow)
+            elif self.cycle is None or self.cycle.response_complete:  # still waiting for them
                 self.transport.close()
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -43,6 +53,9 @@ def with_header_deadline(base: type[Any], seconds: float) -> type[asyncio.Protoc
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+                self._header_timer = None
             super().connection_lost(exc)
 
         def on_headers_complete(self) -> None:  # httptools

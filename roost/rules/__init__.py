@@ -6,7 +6,6 @@ return every object the write changes, so one request commits atomically or not 
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -41,7 +40,7 @@ def plan(home: Home, obj: Obj, values: dict[str, Any], now: datetime,
                  for name, value in values.items() if name not in ruled}
         if plain:
             first = changed[0]
-            changed[0] = dataclasses.replace(first, data={**first.data, **plain})
+            changed[0] = first.with_data({**first.data, **plain})
         return changed if rule or plain else []
     d = dict(obj.data)
     for name, value in values.items():

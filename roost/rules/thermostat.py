@@ -85,11 +85,14 @@ def set_mode(d: dict[str, Any], mode: str, reason: str) -> None:
     d["hvac_mode"] = mode
 
 
+# Each setpoint with its field names by scale, spelled out once rather than on every write.
+_SCALED = tuple((base, ((f"{base}_f", "F"), (f"{base}_c", "C"))) for base in SETPOINTS)
+
+
 def _setpoints(values: dict[str, Any]) -> dict[str, tuple[str, float]]:
     written: dict[str, tuple[str, float]] = {}
-    for base in SETPOINTS:
-        given = [(s, values[f"{base}_{s.lower()}"]) for s in ("F", "C")
-                 if f"{base}_{s.lower()}" in values]
+    for base, names in _SCALED:
+        given = [(s, values[name]) for name, s in names if name in values]
         if base in values:  # the Nest app's exact °C, checked as a _c write is
             given.append(("C", values[base]))
         if len(given) > 1:
