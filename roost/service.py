@@ -1,11 +1,11 @@
 """The one way in to the home: read, write and subscribe, for any principal.
 
-Every writer (REST clients, later the legacy API and the simulator) goes through
-:meth:`Service.write`: locate the object, check the fields against the table, apply the
-rules, commit atomically, and only then answer. The commit's change is applied to the
-in-memory home and published to streams before the writer hears back. Structures, rooms and
-devices are created and deleted the same way (:meth:`Service.create`, :meth:`Service.delete`);
-nothing else commits home objects.
+Every writer (the data API, the legacy API, the web app, MQTT, real thermostats, the simulator
+and Nest's cloud logic) goes through :meth:`Service.write`: locate the object, check the
+fields against the table, apply the rules, commit atomically, and only then answer. The
+commit's change is applied to the in-memory home and published to streams before the writer
+hears back. Structures, rooms and devices are created and deleted the same way
+(:meth:`Service.create`, :meth:`Service.delete`); nothing else commits home objects.
 """
 
 from __future__ import annotations
