@@ -1,6 +1,6 @@
 """Persistence: versioned home objects, one change row per commit, and accounts."""
 
-from roost.store.base import Store, StoreInUse
+from roost.store.base import Store, StoreError, StoreInUse
 from roost.store.sqlite import SQLiteStore
 
 __all__ = ["SQLiteStore", "Store", "StoreInUse", "is_database_url", "open_store"]
@@ -15,7 +15,10 @@ def open_store(url: str, synchronous: str = "FULL") -> Store:
     """A store for ``url``: a ``postgresql://`` URL (roost[postgres]), or a SQLite file path
     (the default kind of store)."""
     if is_database_url(url):
-        from roost.store.postgres import PostgresStore  # only with the postgres extra
-
+        try:  # only with the postgres extra
+            from roost.store.postgres import PostgresStore
+        except ImportError:
+            raise StoreError("a postgresql:// database needs psycopg: "
+                             "pip install 'roost[postgres]'") from None
         return PostgresStore(url)
     return SQLiteStore(url, synchronous=synchronous)
