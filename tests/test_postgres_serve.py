@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from conftest import RoostProcess, free_port
 from postgres_helpers import SERVER, scratch_database
@@ -34,8 +35,10 @@ def test_writes_survive_a_kill_and_restart_on_postgres(postgres_server: RoostPro
             assert c.put(path, json=body).status_code == 200
         assert c.put(f"/structures/{structure}", json={"name": "Lake House"}).status_code == 200
         before = c.get("/").json()
+    old_token = server.token
     server.restart()  # kill -9, then a new process on the same database
-    with server.client() as c:  # the same token: accounts live in PostgreSQL too
+    with httpx.Client(base_url=server.url, timeout=10,  # tokens live in PostgreSQL too
+                      headers={"Authorization": f"Bearer {old_token}"}) as c:
         after = c.get("/").json()
     living = after["devices"]["thermostats"][thermostat]
     assert (living["hvac_mode"], living["target_temperature_f"], living["label"]) == (
