@@ -8,19 +8,26 @@ from contextlib import contextmanager
 
 import click
 
-from roost.store import files, open_store
-from roost.store.base import Store
+from roost.store import files, is_database_url, open_store
+from roost.store.base import Store, StoreError
 
 db_option = click.option("--db", default="roost.db", show_default=True, envvar="ROOST_DB",
                          show_envvar=True, type=click.Path(dir_okay=False),
-                         help="SQLite file (created if missing).")
+                         help="SQLite file (created if missing), or a postgresql:// URL "
+                         "(roost[postgres]).")
 
 
 def usable(db: str, create: bool = True) -> None:
-    """Refuse a database this Roost cannot use, in one line, before anything touches it."""
+    """Refuse a database this Roost cannot use, in one line, before anything touches it
+    (a PostgreSQL database is opened once: reachable, and of a schema this Roost knows)."""
     try:
-        files.check(db, create)
-    except files.Unusable as exc:
+        if is_database_url(db):
+            store = open_store(db)
+            store.open()
+            store.close()
+        else:
+            files.check(db, create)
+    except StoreError as exc:
         raise click.ClickException(str(exc)) from None
 
 

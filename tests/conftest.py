@@ -45,7 +45,7 @@ def free_port() -> int:
 class RoostProcess:
     """``roost serve --demo`` in a child process; restartable on the same database."""
 
-    db: Path
+    db: Path | str  # a SQLite file, or a postgresql:// URL
     args: list[str] = field(default_factory=list)
     port: int = field(default_factory=free_port)
     token: str = ""

@@ -1,22 +1,24 @@
 """The store interface's contract, run against every store: home objects and their versions,
 changes in order, accounts, and account events. No server: each case opens a store, starts it
-on the test's event loop and calls it directly. A new store (PostgreSQL) is one more entry
-in ``STORES``.
+on the test's event loop and calls it directly. PostgreSQL runs every case in a scratch
+database of its own (tests/postgres_helpers.py), on the server `.ci/run` starts.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
+from postgres_helpers import scratch_database
 
 from roost.model.home import Change, Obj
 from roost.store.base import Conflict, Duplicate, Store
 from roost.store.memory import MemoryStore
+from roost.store.postgres import PostgresStore
 from roost.store.records import (
     CLIENT_DELETED,
     CLIENT_UPDATED,
@@ -28,9 +30,11 @@ from roost.store.records import (
 )
 from roost.store.sqlite import SQLiteStore
 
-STORES: dict[str, Callable[[Path], Store]] = {
-    "sqlite": lambda tmp: SQLiteStore(tmp / "contract.db"),
-    "memory": lambda tmp: MemoryStore(),
+# Each store, made from the test's scratch place: a directory, or a database URL.
+STORES: dict[str, Callable[[str], Store]] = {
+    "sqlite": lambda where: SQLiteStore(Path(where) / "contract.db"),
+    "memory": lambda where: MemoryStore(),
+    "postgres": lambda where: PostgresStore(where),
 }
 
 pytestmark = pytest.mark.anyio
@@ -49,8 +53,12 @@ class Opened:
 
 
 @pytest.fixture(params=sorted(STORES))
-def make(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], Store]:
-    return lambda: STORES[request.param](tmp_path)
+def make(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], Store]]:
+    if request.param == "postgres":
+        with scratch_database() as url:
+            yield lambda: STORES["postgres"](url)
+    else:
+        yield lambda: STORES[request.param](str(tmp_path))
 
 
 @asynccontextmanager
