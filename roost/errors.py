@@ -113,6 +113,12 @@ def storage_unavailable() -> ApiError:
     return ApiError(503, "Storage is unavailable, nothing was written", "storage-error")
 
 
+def moving() -> ApiError:
+    """A home no live process serves at the moment: between owners (docs/scale-out.md)."""
+    return ApiError(503, "This home is moving between servers, try again shortly",
+                    "storage-error", headers={"Retry-After": "1"})
+
+
 # -- shape of a write ---------------------------------------------------------------------
 
 
