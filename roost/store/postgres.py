@@ -254,7 +254,8 @@ class PostgresStore(SQLiteStore):
         super().__init__(url)
         self.url = url
         self.ownership: Leases | None = None
-        self._seen: tuple[int, int] | None = None
+        self._seen: int | None = None
+        self._follower: psycopg.AsyncConnection[Any] | None = None
 
     def _connect(self) -> _Connection:  # type: ignore[override]
         try:
@@ -300,6 +301,12 @@ class PostgresStore(SQLiteStore):
 
         return await self._submit(_Pending(fenced, self._new_future(), objs))
 
+    async def stop(self) -> None:
+        await super().stop()
+        if self._follower is not None:
+            await self._follower.close()
+            self._follower = None
+
     def close(self) -> None:
         if self._reader is not None:
             self._reader.close()
@@ -315,11 +322,26 @@ class PostgresStore(SQLiteStore):
         return await self._write(job)
 
     async def data_changed(self) -> bool:
-        """The newest change and account event: what another process's write the server
-        must act on moves."""
-        now = self._read(lambda conn: tuple(conn.execute(
-            "SELECT (SELECT coalesce(max(seq), 0) FROM changes), "
-            "(SELECT coalesce(max(seq), 0) FROM account_events)").fetchone()))
+        """The account events' counter moved: another process (or this one) recorded one."""
+        (now,) = await self._follow("SELECT seq FROM event_counter") or [(0,)]
         changed = now != self._seen
-        self._seen = now  # type: ignore[assignment]
+        self._seen = now
         return changed
+
+    async def account_events(self, after: int) -> list[AccountEvent]:
+        return queries.events_from(await self._follow(
+            queries.ACCOUNT_EVENTS.replace("?", "%s"), (after,)))
+
+    async def _follow(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """A read of the server's loop that follows other processes, on an async connection
+        of its own: cut off from the database, it waits without holding the loop up."""
+        try:
+            if self._follower is None or self._follower.closed:
+                self._follower = await psycopg.AsyncConnection.connect(
+                    self.url, autocommit=True, connect_timeout=2)
+            return await (await self._follower.execute(sql, params)).fetchall()  # type: ignore[arg-type]
+        except psycopg.Error:
+            conn, self._follower = self._follower, None
+            if conn is not None:
+                await conn.close()
+            raise
