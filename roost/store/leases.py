@@ -162,9 +162,12 @@ class Leases(Ownership):
         while True:
             await asyncio.sleep(min(0.25, self.timing.renew / 4))
             if self.held and time.monotonic() - self._good > self.timing.fence:
-                log.warning("no slot lease renewed for %.0f s: serving none of them until "
+                log.warning("no slot lease renewed for %g s: serving none of them until "
                             "renewed", self.timing.fence)
-                self.lose(list(self.held))
+                try:
+                    self.lose(list(self.held))
+                except Exception:
+                    log.exception("dropping slots failed")
 
     async def _round(self, started: float) -> None:
         t = self.timing
