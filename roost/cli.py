@@ -18,7 +18,7 @@ from rich.table import Table
 from roost import demo
 from roost.app import create_app
 from roost.auth import clients, passwords, tokens
-from roost.cli_db import db_option, opened, usable
+from roost.cli_db import db_group, db_option, opened, usable
 from roost.cli_device import device
 from roost.cli_sim import sim
 from roost.clock import system_clock
@@ -47,6 +47,7 @@ def main() -> None:
 
 main.add_command(sim)  # talks to a running server over HTTP, unlike the commands here
 main.add_command(device)
+main.add_command(db_group)
 
 
 @main.command()
