@@ -151,6 +151,31 @@ def test_a_destination_that_holds_anything_of_anyones_is_refused(
     refused(source, source, "the same database")
 
 
+def test_every_pair_of_kinds_copies(tmp_path: Path) -> None:
+    source = tmp_path / "roost.db"
+    assert roost("user", "create", "--email", "a@example.com", "--password", "password1",
+                 "--db", str(source)).returncode == 0
+    with scratch_database() as first, scratch_database() as second:
+        for origin, copy in ((source, tmp_path / "copy.db"), (source, first),
+                             (first, second)):
+            assert copied(origin, copy)["users"] == 1
+            assert "a@example.com" in roost("user", "list", "--db", str(copy)).stdout
+
+
+def test_a_copy_that_fails_leaves_nothing_behind(tmp_path: Path, postgres: str) -> None:
+    # SQLite folds only ASCII letters' case, PostgreSQL's lower() every letter's: two users
+    # in a file are one email in PostgreSQL, and the copy stops at the second.
+    source = tmp_path / "roost.db"
+    for email in ("émile@example.com", "Émile@example.com"):
+        created = roost("user", "create", "--email", email, "--password", "password1",
+                        "--db", str(source))
+        assert created.returncode == 0, created.stderr
+    refused(source, postgres, "nothing copied", "cannot copy users", "émile@example.com")
+    listed = roost("user", "list", "--db", postgres).stdout
+    assert "example.com" not in listed
+    assert copied(tmp_path / "roost.db", tmp_path / "copy.db")["users"] == 2
+
+
 def test_a_source_or_destination_being_served_is_refused(tmp_path: Path,
                                                           postgres: str) -> None:
     server = RoostProcess(tmp_path / "roost.db").start()

@@ -39,10 +39,10 @@ def copy(source: SQLiteStore, destination: SQLiteStore, own_client: str) -> dict
 
 
 @contextmanager
-def _snapshot(store: SQLiteStore) -> Iterator[Any]:
+def _snapshot(store: SQLiteStore) -> Iterator[schema.Connection]:
     """The store's connection inside one read-only transaction: every table as of one
     moment, even if the command line writes meanwhile."""
-    conn = store._read(lambda conn: conn)
+    conn: schema.Connection = store._read(lambda conn: conn)
     conn.execute("BEGIN" if store.dialect == "sqlite"
                  else "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
     try:
@@ -51,7 +51,8 @@ def _snapshot(store: SQLiteStore) -> Iterator[Any]:
         conn.execute("ROLLBACK")
 
 
-def _fill(read: Any, write: Any, dialect: schema.Dialect, own_client: str) -> dict[str, int]:
+def _fill(read: schema.Connection, write: schema.Connection, dialect: schema.Dialect,
+          own_client: str) -> dict[str, int]:
     held = _held(write, own_client)
     if held:
         raise NotEmpty(f"is not empty ({held}); copy into a new database")
@@ -66,7 +67,7 @@ def _fill(read: Any, write: Any, dialect: schema.Dialect, own_client: str) -> di
     return counts
 
 
-def _held(conn: Any, own_client: str) -> str:
+def _held(conn: schema.Connection, own_client: str) -> str:
     """What of anyone's a database holds, in words; empty if nothing."""
     counts = conn.execute(
         "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM clients WHERE id <> ?), "
@@ -76,7 +77,8 @@ def _held(conn: Any, own_client: str) -> str:
     return ", ".join(f"{n} {name}" for n, name in zip(counts, names, strict=True) if n)
 
 
-def _copy_table(read: Any, write: Any, table: str, dialect: schema.Dialect) -> int:
+def _copy_table(read: schema.Connection, write: schema.Connection, table: str,
+                dialect: schema.Dialect) -> int:
     cursor = read.execute(f"SELECT * FROM {table}")
     columns = [d[0] for d in cursor.description]
     insert = _inserter(write, table, columns, dialect)
@@ -91,7 +93,7 @@ def _copy_table(read: Any, write: Any, table: str, dialect: schema.Dialect) -> i
     return copied + (insert(batch) if batch else 0)
 
 
-def _inserter(conn: Any, table: str, columns: list[str],
+def _inserter(conn: schema.Connection, table: str, columns: list[str],
               dialect: schema.Dialect) -> Callable[[list[Any]], int]:
     # PostgreSQL numbers identity columns itself unless told to keep the given numbers.
     keep = " OVERRIDING SYSTEM VALUE" if dialect == "postgres" \
@@ -103,9 +105,10 @@ def _inserter(conn: Any, table: str, columns: list[str],
             conn.execute(f"INSERT INTO {table} ({', '.join(columns)}){keep} VALUES "
                          + ", ".join([row] * len(rows)),
                          [value for r in rows for value in r])
-        except Exception as exc:  # a driver's error: one line saying which table
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise StoreError(f"cannot copy {table}: {first}") from None
+        except Exception as exc:  # a driver's error: one line saying which table and why
+            lines = str(exc).strip().splitlines() or [type(exc).__name__]
+            why = [lines[0], *(line.strip() for line in lines if line.startswith("DETAIL:"))]
+            raise StoreError(f"cannot copy {table}: {' '.join(why)}") from None
         return len(rows)
 
     return insert
