@@ -5,6 +5,8 @@ before the move all work after it, on the same home. And the one-line refusals."
 from __future__ import annotations
 
 import re
+import shutil
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -12,11 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from conftest import RoostProcess, free_port
 from postgres_helpers import SERVER, scratch_database
 
 from roost import demo
+from roost.store import schema
 
 
 def roost(*args: str) -> subprocess.CompletedProcess[str]:
@@ -190,10 +194,19 @@ def test_a_source_or_destination_being_served_is_refused(tmp_path: Path,
         on_postgres.kill()
 
 
-def test_bad_arguments_are_one_line(tmp_path: Path) -> None:
+def test_bad_arguments_are_one_line(tmp_path: Path, postgres: str) -> None:
     source = tmp_path / "roost.db"
     assert roost("user", "create", "--email", "a@example.com", "--password", "password1",
                  "--db", str(source)).returncode == 0
+    newer = tmp_path / "newer.db"
+    shutil.copy(source, newer)
+    with sqlite3.connect(newer) as conn:
+        conn.execute(f"PRAGMA user_version = {schema.latest() + 1}")
+    refused(newer, tmp_path / "new.db", "--from", "newer Roost")
+    assert roost("user", "list", "--db", postgres).returncode == 0  # makes the schema
+    with psycopg.connect(postgres) as conn:
+        conn.execute("UPDATE roost_schema SET version = %s", (schema.latest() + 1,))
+    refused(source, postgres, "--to", "newer Roost")
     closed = f"postgresql://postgres@127.0.0.1:{free_port()}/roost"
     refused(source, closed, "--to", "cannot reach the database")
     refused(closed, tmp_path / "new.db", "--from", "cannot reach the database")
