@@ -6,8 +6,11 @@ columns on both, and a database of either kind written by a newer Roost is refus
 is a list of parts run in order: plain SQL where both speak it, a :class:`Dialects` pair where
 they must differ (SQLite's AUTOINCREMENT and COLLATE NOCASE against PostgreSQL's identity
 columns and an index on ``lower(email)``). Milliseconds are BIGINT: PostgreSQL's INTEGER has
-32 bits, and to SQLite both names are its 64-bit INTEGER. A new step is one more entry at the end of
-:data:`STEPS`; never edit a step a database may already have run.
+32 bits, and to SQLite both names are its 64-bit INTEGER.
+
+A new step is one more entry at the end of :data:`STEPS` (and its new tables in
+:data:`TABLES`, which ``roost db copy`` copies). A step a database may already have run must
+keep doing exactly what it did to it.
 """
 
 from __future__ import annotations
@@ -246,12 +249,13 @@ def statements(step: list[Part], dialect: Dialect) -> list[str]:
 def apply(conn: Connection, dialect: Dialect, version: int,
           record: Callable[[int], None]) -> None:
     """Run the steps after ``version``, each followed by ``record`` of its number; inside the
-    caller's transaction, so a database is at one version or the next, never between."""
+    caller's transaction, so a database is at the version it had or the newest, never between."""
     for number, step in enumerate(STEPS[version:], start=version + 1):
         for statement in statements(step, dialect):
             conn.execute(statement)
         if number == 1:
-            # Keys the per-product user ids in metadata; never leaves the database.
+            # Keys the per-product user ids in metadata; never leaves the database but
+            # for `roost db copy`, into another.
             conn.execute("INSERT INTO meta (key, value) VALUES ('secret', ?)",
                          (secrets.token_hex(32),))
         record(number)
