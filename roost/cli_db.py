@@ -51,7 +51,7 @@ def opened(db: str, create: bool = True) -> Iterator[Store]:
 
 @click.group("db")
 def db_group() -> None:
-    """The database itself: move a home server's whole database to another."""
+    """The database as a whole: copy it to SQLite or PostgreSQL."""
 
 
 @db_group.command("copy")
@@ -61,9 +61,11 @@ def db_group() -> None:
               help="A new database to copy it into: a SQLite file (created if missing) or "
               "a postgresql:// URL of an existing, empty database.")
 def db_copy(source: str, destination: str) -> None:
-    """Copy everything of one database into a new one: homes, users, products, grants,
-    tokens, codes, web sessions, thermostats and account events. Tokens, signed-in sessions
-    and products' client secrets keep working against the copy.
+    """Copy a whole database into a new one.
+
+    Everything moves: homes, users, products, grants, tokens, codes, web sessions,
+    thermostats and account events. Tokens, signed-in sessions and products' client secrets
+    keep working against the copy (docs/scale-out.md).
 
     Neither database may be served meanwhile: stop the server first. The destination is
     written in one transaction, and refused unless it holds no users, products, homes or
