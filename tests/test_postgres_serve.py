@@ -64,3 +64,15 @@ def test_a_database_that_cannot_be_reached_is_one_line_and_a_failure() -> None:
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "cannot reach the database" in lines[0], done.stderr
     assert "roost_no_such_database" in lines[0]
+
+
+def test_the_serving_line_hides_the_database_password() -> None:
+    with scratch_database() as url:  # trust auth locally: any password is let in
+        with_password = url.replace("://postgres@", "://postgres:hunter2@", 1)
+        server = RoostProcess(with_password).start()
+        try:
+            printed = " ".join("".join(server.output).split())  # however the line wraps
+        finally:
+            server.kill()
+    assert "hunter2" not in printed
+    assert "from postgresql://postgres:***@127.0.0.1" in printed
