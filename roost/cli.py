@@ -33,6 +33,7 @@ from roost.simulator.presence import WEEKDAYS
 from roost.store import StoreInUse
 from roost.store.base import Duplicate, Store
 from roost.store.records import Client
+from roost.store.slots import SLOTS
 
 console = Console(highlight=False)
 
@@ -171,6 +172,10 @@ def serve(host: str, port: int, db: str, with_demo: bool, redirect_port: int | N
                               soft_wrap=True)
         console.print(f"Roost serving {scheme}://{host}:{port}/ from {shown(db)}")
         console.print(f"web app: {scheme}://{host}:{port}/app")
+        if service.ownership is not None:
+            console.print(f"sharing the database with any other server on it, reached at "
+                          f"{settings.advertise_url}; serving {len(service.ownership.held)} "
+                          f"of its {SLOTS} slots now", soft_wrap=True)
         if redirect_port is not None:
             console.print(f"front door: http://{host}:{redirect_port}/ redirects to it")
         if device_port is not None:
