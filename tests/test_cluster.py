@@ -6,11 +6,13 @@ scratch database; leases shortened (tests/cluster_helpers.py) so each takes seco
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Iterator
 
 import httpx
+import psycopg
 import pytest
 from cluster_helpers import (
     SlotWatch,
@@ -27,7 +29,10 @@ from conftest import RoostProcess
 from postgres_helpers import scratch_database
 from sse import EOF, Stream
 
-from roost.store.slots import SLOTS
+from roost.model.home import Obj
+from roost.store.base import Fenced, LeaseTiming
+from roost.store.postgres import PostgresStore
+from roost.store.slots import SLOTS, slot_of
 
 
 @pytest.fixture
@@ -187,3 +192,35 @@ def test_a_server_cut_off_from_the_database_stops_before_its_slots_move(
         found, _ = call("GET", f"{a.url}{path}", token)
         assert found.status_code == 200
         assert found.json()["label"] == "before"
+
+
+def test_a_commit_for_a_slot_taken_over_is_refused_and_writes_nothing(db: str) -> None:
+    store = PostgresStore(db)
+    store.open()
+    leases = store.join("http://127.0.0.1:1", LeaseTiming(4, 0.5, 2.5))
+    lost: list[frozenset[int]] = []
+
+    async def run() -> None:
+        user = await store.create_user("fenced@example.com", "not a real hash")
+        await leases.start(lambda slots, objects, seq: None, lost.append)
+        await store.start(lambda change: None)
+        try:
+            slot = slot_of(user.id)
+            home = Obj("structures", "s1", user.id, "s1", 1, {"name": "Before"})
+            await store.commit([home])
+            with psycopg.connect(db, autocommit=True) as conn:  # another process took it
+                conn.execute("UPDATE slots SET owner = 'other', epoch = epoch + 1 "
+                             "WHERE slot = %s", (slot,))
+            with pytest.raises(Fenced):
+                await store.commit([home.evolve({"name": "After"})])
+        finally:
+            await store.stop()
+            await leases.stop()
+
+    try:
+        asyncio.run(run())
+    finally:
+        store.close()
+    with psycopg.connect(db) as conn:
+        assert conn.execute("SELECT version, data FROM objects WHERE id = 's1'").fetchone() \
+            == (1, '{"name":"Before"}')
