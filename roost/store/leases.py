@@ -141,8 +141,7 @@ class Leases(Ownership):
 
     async def _renewing(self) -> None:
         while True:
-            started = time.monotonic()
-            await asyncio.sleep(max(0.0, self._good + self.timing.renew - started))
+            await asyncio.sleep(max(0.0, self._good + self.timing.renew - time.monotonic()))
             started = time.monotonic()
             try:
                 async with asyncio.timeout(self.timing.renew * 2):
