@@ -118,7 +118,8 @@ main.add_command(db_group)
               help="Close a connection whose request headers are not complete in this many "
               "seconds.")
 @click.option("--advertise-url", metavar="URL",
-              help="Where clients reach this server (default: http[s]://HOST:PORT). With a "
+              help="Where clients reach this server (default: http[s]://HOST:PORT, this "
+              "machine's name for 0.0.0.0 or ::). With a "
               "postgresql:// database shared by several servers, requests for homes another "
               "one serves are sent there with a 307 (docs/scale-out.md).")
 @click.option("--lease-seconds", default="10,2,6", hidden=True, callback=lambda c, p, v:
@@ -152,7 +153,7 @@ def serve(host: str, port: int, db: str, with_demo: bool, redirect_port: int | N
                         simulate=simulate, device_origin=device_origin,
                         device_hold=device_hold, device_offline_after=device_offline_after,
                         open_signup=open_signup, session_control=allow_session_control,
-                        mqtt=mqtt, advertise_url=advertise_url or f"{scheme}://{host}:{port}",
+                        mqtt=mqtt, advertise_url=advertise_url or reached_at(scheme, host, port),
                         lease=lease_seconds)
 
     serving: list[bool] = []
@@ -229,6 +230,14 @@ def check_mqtt(url: str | None, user: str | None, prefix: str, discovery: str,
             raise click.BadParameter("a topic prefix without + or # or a leading or "
                                      "trailing /", param_hint=f"'{name}'")
     return MqttSettings(url, user, prefix, discovery, all_users, cafile)
+
+
+def reached_at(scheme: str, host: str, port: int) -> str:
+    """Where clients reach this server unless told: a wildcard address names no host, so
+    this machine's name stands for it."""
+    if host in ("0.0.0.0", "::", ""):
+        host = socket.getfqdn()
+    return f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}"
 
 
 def check_lease(value: str) -> tuple[float, float, float]:
