@@ -224,3 +224,45 @@ def test_a_commit_for_a_slot_taken_over_is_refused_and_writes_nothing(db: str) -
     with psycopg.connect(db) as conn:
         assert conn.execute("SELECT version, data FROM objects WHERE id = 's1'").fetchone() \
             == (1, '{"name":"Before"}')
+
+
+def test_writes_during_a_rebalance_all_land(db: str, started: list[RoostProcess]) -> None:
+    a = serve(db)
+    started.append(a)
+    # A user in the upper half of the slots: those a lone server hands back when one joins.
+    for n in range(50):
+        user, token = user_on(db, a, f"moving{n}@example.com")
+        if slot_of(user) >= SLOTS // 2:
+            break
+    _, thermostat = home_on(a, token)
+    path = f"/devices/thermostats/{thermostat}"
+    acknowledged: list[str] = []
+    stop = threading.Event()
+
+    def write() -> None:
+        n = 0
+        while not stop.is_set():
+            answer, _ = call("PUT", f"{a.url}{path}", token, json={"label": f"w-{n}"})
+            if answer.status_code == 200:
+                acknowledged.append(f"w-{n}")
+                n += 1
+            else:  # between servers: try again, as a client told Retry-After would
+                assert answer.status_code == 503, answer.text
+                time.sleep(0.1)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        wait_for(lambda: len(acknowledged) > 5, 10, "writes acknowledged")
+        b = serve(db)
+        started.append(b)
+        balanced(db, a, b)
+        moved = len(acknowledged)
+        wait_for(lambda: len(acknowledged) > moved + 5, 10, "writes acknowledged by b")
+    finally:
+        stop.set()
+        writer.join(20)
+    assert owners(db)[slot_of(user)] == b.url
+    found, hops = call("GET", f"{a.url}{path}", token)
+    assert hops == [f"{b.url}{path}"]
+    assert found.json()["label"] == acknowledged[-1]
