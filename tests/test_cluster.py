@@ -250,6 +250,7 @@ def test_writes_during_a_rebalance_all_land(db: str, started: list[RoostProcess]
                 assert answer.status_code == 503, answer.text
                 time.sleep(0.1)
 
+    stream = Stream(f"{a.url}/", token)
     writer = threading.Thread(target=write)
     writer.start()
     try:
@@ -257,12 +258,20 @@ def test_writes_during_a_rebalance_all_land(db: str, started: list[RoostProcess]
         b = serve(db)
         started.append(b)
         balanced(db, a, b)
+        stream.wait_eof()  # its home left a: the client reconnects
         moved = len(acknowledged)
         wait_for(lambda: len(acknowledged) > moved + 5, 10, "writes acknowledged by b")
     finally:
         stop.set()
         writer.join(20)
+        stream.close()
     assert owners(db)[slot_of(user)] == b.url
+    again = Stream(f"{a.url}/", token)
+    try:
+        assert again.status_code == 307
+        assert again.headers is not None and again.headers["location"] == f"{b.url}/"
+    finally:
+        again.close()
     found, hops = call("GET", f"{a.url}{path}", token)
     assert hops == [f"{b.url}{path}"]
     assert found.json()["label"] == acknowledged[-1]
