@@ -28,6 +28,7 @@ from cluster_helpers import (
 from conftest import RoostProcess
 from postgres_helpers import scratch_database
 from sse import EOF, Stream
+from thermostat import Thermostat
 
 from roost.model.home import Obj
 from roost.store.base import Fenced, LeaseTiming
@@ -275,3 +276,27 @@ def test_writes_during_a_rebalance_all_land(db: str, started: list[RoostProcess]
     found, hops = call("GET", f"{a.url}{path}", token)
     assert hops == [f"{b.url}{path}"]
     assert found.json()["label"] == acknowledged[-1]
+
+
+def test_a_thermostat_is_sent_to_the_server_of_its_home(db: str,
+                                                       started: list[RoostProcess]) -> None:
+    a = serve(db)
+    b = serve(db)
+    started += [a, b]
+    balanced(db, a, b)
+    _, token = user_on(db, b, "paired@example.com")
+    home_on(b, token)
+    serial = "09AA01AC171401XY"
+    device = Thermostat("127.0.0.1", a.port, serial)  # it first calls a
+    urls = device.entry()
+    key = device.passphrase(urls["passphrase_url"])["value"]
+    claimed, hops = call("POST", f"{a.url}/api/v1/pairings", token, json={"entry_key": key})
+    assert claimed.status_code in (200, 201), claimed.text
+    assert hops == [f"{b.url}/api/v1/pairings"]
+
+    def sent_on() -> bool:  # once a has read the claim among the account events
+        answer = device.request("POST", "/nest/transport/v7/put", {"objects": []})
+        return answer.status == 307 and answer.headers["location"] == \
+            f"{b.url}/nest/transport/v7/put"
+
+    wait_for(sent_on, 5, "the device's calls to a sent on to b")
