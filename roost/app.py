@@ -142,6 +142,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock,
         lifespan=lifespan,
     )
     app.router.default = _not_found
+    app.add_exception_handler(errors.StorageUnavailable, web.unavailable)
     app.state.service = service
     app.state.simulator = simulator
     app.state.cloud = cloud
