@@ -34,6 +34,8 @@ def proxied() -> Iterator[tuple[RoostProcess, Proxy, str]]:
         finally:
             server.kill()
             proxy.cut()
+            # Shown if the test fails: what the server said of its database.
+            print("".join(line for line in server.output if not line.startswith("INFO:")))
 
 
 def _thermostat(c: httpx.Client) -> str:
@@ -169,3 +171,34 @@ def test_a_commit_cut_off_is_settled_once_the_database_is_back(
         assert (thermostat["label"], thermostat["hvac_mode"]) == (expected, "off")
     finally:
         after.kill()
+
+
+def test_a_server_whose_database_was_taken_meanwhile_stops_writing(
+        proxied: tuple[RoostProcess, Proxy, str]) -> None:
+    """Cut off, a server loses its serving lock with its session; another server takes the
+    database. When the first can reach it again, it refuses every write (503) rather than
+    write beside the other, and says so in its log."""
+    first, proxy, direct = proxied
+    proxy.cut()
+    second = RoostProcess(direct).start()
+    try:
+        proxy.open()
+        with first.client() as c, httpx.Client(base_url=first.url, timeout=10) as anonymous:
+            path = _thermostat(c)
+            # The first server reaches the database again: its reads work (a token it has
+            # not seen is looked up, and refused).
+            _eventually(lambda: anonymous.get("/", headers={
+                "Authorization": "Bearer c.unseen-token"}).status_code == 401)
+            # Its writer learns of the lost session at its next write, connects again, and
+            # finds the lock taken: that write and every one after is refused.
+            for _ in range(3):
+                response = c.put(path, json={"label": "attic"})
+                assert response.status_code == 503
+                assert response.json()["type"].endswith("#storage-error")
+            _eventually(lambda: any("served by another Roost process" in line
+                                    for line in first.output))
+            assert c.put(path, json={"label": "attic"}).status_code == 503
+        with second.client() as c:
+            assert c.put(path, json={"label": "cellar"}).status_code == 200
+    finally:
+        second.kill()

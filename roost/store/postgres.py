@@ -338,7 +338,8 @@ class PostgresStore(SQLiteStore):
                 self._backend = backend
                 return True
             holder = conn.execute(
-                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND database "
+                "= (SELECT oid FROM pg_database WHERE datname = current_database()) "
                 "AND classid = ?::bigint::oid AND objid = ?::bigint::oid AND objsubid = 1",
                 (SERVING_LOCK >> 32, SERVING_LOCK & 0xFFFFFFFF)).fetchone()
             if holder is not None:
@@ -351,6 +352,16 @@ class PostgresStore(SQLiteStore):
     async def start(self, on_commit: Any, on_account: Any = lambda event: None) -> None:
         self._readers = Readers(self._connect, READERS, READ_TIMEOUT)
         await super().start(on_commit, on_account)
+
+    async def stop(self) -> None:
+        thread = self._thread
+        if thread is not None:
+            self._queue.put(None)
+            await asyncio.to_thread(thread.join, WRITE_TIMEOUT)
+            if thread.is_alive():  # stuck on a database that stopped answering
+                self._cut_writer()
+            await asyncio.to_thread(thread.join)
+            self._thread = None
 
     def close(self) -> None:
         if self._readers is not None:
@@ -380,10 +391,13 @@ class PostgresStore(SQLiteStore):
             # The writer is stuck on a database that stopped answering: cut its connection,
             # so that it fails this batch and connects again for the next.
             pending.future.cancel()
-            with self._swap:
-                if self._writing is not None:
-                    self._writing.abort()
+            self._cut_writer()
             raise Unavailable("the database did not answer in time") from None
+
+    def _cut_writer(self) -> None:
+        with self._swap:
+            if self._writing is not None:
+                self._writing.abort()
 
     async def create_user(self, email: str, password_hash: str) -> User:
         def job(conn: Any, events: list[AccountEvent]) -> User:
@@ -480,7 +494,9 @@ class PostgresStore(SQLiteStore):
             except BaseException:
                 conn.close()
                 raise
-        except Unavailable as exc:
+        except Exception as exc:  # whatever it is, the writer thread goes on
+            if not isinstance(exc, Unavailable):
+                log.exception("connecting the writer to the database failed")
             self._down = str(exc)
             self._retry_at = time.monotonic() + self._retry_in
             self._retry_in = min(self._retry_in * 2, RETRY_MOST)
