@@ -47,7 +47,14 @@ from psycopg.pq import TransactionStatus
 
 from roost.model.home import Change
 from roost.store import queries
-from roost.store.base import Duplicate, StoreError, StoreInUse, Unavailable
+from roost.store.base import (
+    Duplicate,
+    OnAccount,
+    OnCommit,
+    StoreError,
+    StoreInUse,
+    Unavailable,
+)
 from roost.store.readers import Readers
 from roost.store.records import AccountEvent, User
 from roost.store.sqlite import Job, SQLiteStore, T, _Pending
@@ -349,7 +356,8 @@ class PostgresStore(SQLiteStore):
             time.sleep(0.1)  # the old session is ending
         return False
 
-    async def start(self, on_commit: Any, on_account: Any = lambda event: None) -> None:
+    async def start(self, on_commit: OnCommit,
+                    on_account: OnAccount = lambda event: None) -> None:
         self._readers = Readers(self._connect, READERS, READ_TIMEOUT)
         await super().start(on_commit, on_account)
 
