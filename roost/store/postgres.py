@@ -34,6 +34,7 @@ import os
 import queue
 import re
 import secrets
+import select
 import socket
 import threading
 import time
@@ -43,7 +44,7 @@ from typing import Any
 import psycopg
 from psycopg import errors
 from psycopg.conninfo import conninfo_to_dict
-from psycopg.pq import TransactionStatus
+from psycopg.pq import ConnStatus, TransactionStatus
 
 from roost.model.home import Change
 from roost.store import queries
@@ -225,6 +226,18 @@ class _Connection:
             row = cursor.fetchone()
             return _Cursor(cursor, None if row is None else int(row[0]))
         return _Cursor(cursor)
+
+    def alive(self) -> bool:
+        """Whether an idle connection still stands, without a round trip: one its peer
+        closed has become readable, and reading it finds the end."""
+        if self.broken:
+            return False
+        try:
+            if select.select([self._conn.fileno()], [], [], 0)[0]:
+                self._conn.pgconn.consume_input()
+        except (OSError, psycopg.Error):
+            return False
+        return self._conn.pgconn.status == ConnStatus.OK
 
     def abort(self) -> None:
         """Cut the connection's socket, from any thread: a call blocked on it fails at once
@@ -434,10 +447,11 @@ class PostgresStore(SQLiteStore):
         try:
             while True:
                 try:
-                    # Connected again as soon as it can be, not only when a write comes: the
-                    # lock is taken back and a cut-off batch settled before anyone looks.
-                    first = self._queue.get(timeout=RETRY_MOST if self._down_now() else None)
+                    first = self._queue.get(timeout=RETRY_MOST)
                 except queue.Empty:
+                    # Idle: look at the connection, and connect again if it was lost, not
+                    # only when a write comes: the lock is taken back and a cut-off batch
+                    # settled before anyone looks.
                     self._connection()
                     continue
                 if first is None:
@@ -463,9 +477,6 @@ class PostgresStore(SQLiteStore):
                     self._writing.close()
                     self._writing = None
 
-    def _down_now(self) -> bool:
-        return not self._lost and (self._writing is None or self._writing.broken)
-
     def _lost_connection(self, conn: _Connection, batch: list[_Pending]) -> None:
         log.warning("lost the database while writing: %d write(s) answered 503%s", len(batch),
                     "; whether they were committed is settled when it is back"
@@ -479,7 +490,7 @@ class PostgresStore(SQLiteStore):
         try again (backoff); None while the database cannot be reached, or is another's."""
         if self._lost:
             return None
-        if self._writing is not None and not self._writing.broken:
+        if self._writing is not None and self._writing.alive():
             return self._writing
         with self._swap:
             if self._writing is not None:
