@@ -10,8 +10,8 @@ First step, one process per database (``claim`` takes an advisory lock on it, on
 writer's connection). While serving, reads run off the event loop on a few connections of
 their own (:mod:`roost.store.readers`), and every wait on the database is bounded: a read or
 a write the database does not answer in time is answered :class:`Unavailable` (503), its
-connection cut. The writer survives losing its connection: it connects again, with backoff,
-when writes come, takes the lock again, and settles the outcome of a batch whose ``COMMIT``
+connection cut. The writer survives losing its connection: it connects again by itself,
+with backoff, takes the lock again, and settles the outcome of a batch whose ``COMMIT``
 was cut off before writing anything else (docs/scale-out.md, "Losing the database").
 
 Sequence numbers: ``changes`` and ``account_events`` are numbered by PostgreSQL sequences,
@@ -531,15 +531,17 @@ class PostgresStore(SQLiteStore):
         so its old session is over and the answer final): if it was, its changes and account
         events are published now, before anything else is written, as if answered late (its
         writers were answered 503). If not, nothing of it is shown: the home never took it."""
-        batch, self._unsure = self._unsure, []
+        batch = self._unsure
         changes = [item.result.seq for item in batch if isinstance(item.result, Change)]
         events = [event.seq for item in batch for event in item.events]
         if not changes and not events:
+            self._unsure = []
             return  # nothing of it is held in memory
         (committed,) = conn.execute(
             "SELECT EXISTS (SELECT 1 FROM changes WHERE seq = ANY(?)) "
             "OR EXISTS (SELECT 1 FROM account_events WHERE seq = ANY(?))",
             (changes, events)).fetchone()
+        self._unsure = []  # settled: kept until here, for the next try if this one failed
         log.warning("the writes whose commit was cut off were %s", "committed" if committed
                     else "not committed")
         if committed:  # the writes that had run before the cut, not the ones refused
