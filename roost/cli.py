@@ -18,7 +18,7 @@ from rich.table import Table
 from roost import demo
 from roost.app import create_app
 from roost.auth import clients, passwords, tokens
-from roost.cli_db import db_option, opened, usable
+from roost.cli_db import db_group, db_option, opened, shown, usable
 from roost.cli_device import device
 from roost.cli_sim import sim
 from roost.clock import system_clock
@@ -47,6 +47,7 @@ def main() -> None:
 
 main.add_command(sim)  # talks to a running server over HTTP, unlike the commands here
 main.add_command(device)
+main.add_command(db_group)
 
 
 @main.command()
@@ -160,7 +161,7 @@ def serve(host: str, port: int, db: str, with_demo: bool, redirect_port: int | N
                 console.print(f"demo product: {home.product.id} (its secret was printed when "
                               "it was created; `roost client delete` it to get a new one)",
                               soft_wrap=True)
-        console.print(f"Roost serving {scheme}://{host}:{port}/ from {db}")
+        console.print(f"Roost serving {scheme}://{host}:{port}/ from {shown(db)}")
         console.print(f"web app: {scheme}://{host}:{port}/app")
         if redirect_port is not None:
             console.print(f"front door: http://{host}:{redirect_port}/ redirects to it")

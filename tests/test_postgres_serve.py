@@ -67,3 +67,15 @@ def test_a_second_server_on_the_same_database_is_refused(postgres_server: RoostP
         capture_output=True, text=True, timeout=60)
     assert done.returncode != 0
     assert "already served by another Roost process" in done.stderr
+
+
+def test_the_serving_line_hides_the_database_password() -> None:
+    with scratch_database() as url:  # trust auth locally: any password is let in
+        with_password = url.replace("://postgres@", "://postgres:hunter2@", 1)
+        server = RoostProcess(with_password).start()
+        try:
+            printed = " ".join("".join(server.output).split())  # however the line wraps
+        finally:
+            server.kill()
+    assert "hunter2" not in printed
+    assert "from postgresql://postgres:***@127.0.0.1" in printed

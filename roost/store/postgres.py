@@ -33,7 +33,6 @@ import logging
 import os
 import queue
 import re
-import secrets
 import select
 import socket
 import threading
@@ -47,7 +46,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.pq import ConnStatus, TransactionStatus
 
 from roost.model.home import Change
-from roost.store import queries
+from roost.store import queries, schema
 from roost.store.base import (
     Duplicate,
     OnAccount,
@@ -78,101 +77,8 @@ WRITE_TIMEOUT = 5.0  # seconds a write may wait for its commit, queueing include
 READERS = 4  # connections for reads
 RETRY_FIRST, RETRY_MOST = 0.25, 2.0  # seconds between the writer's attempts to reconnect
 
-SCHEMA: list[str] = [
-    """
-    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    CREATE TABLE users (
-        id TEXT PRIMARY KEY,
-        email TEXT NOT NULL,
-        password_hash TEXT NOT NULL,
-        created TEXT NOT NULL
-    );
-    CREATE UNIQUE INDEX users_email ON users (lower(email));
-    CREATE TABLE clients (
-        id TEXT PRIMARY KEY,
-        name TEXT NOT NULL,
-        description TEXT NOT NULL DEFAULT '',
-        secret_hash TEXT,
-        redirect_uri TEXT,
-        permissions TEXT NOT NULL,
-        version INTEGER NOT NULL DEFAULT 1,
-        created TEXT NOT NULL,
-        owner_id TEXT REFERENCES users (id) ON DELETE CASCADE
-    );
-    CREATE TABLE grants (
-        id TEXT PRIMARY KEY,
-        user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
-        client_id TEXT NOT NULL REFERENCES clients (id) ON DELETE CASCADE,
-        client_version INTEGER NOT NULL,
-        permissions TEXT NOT NULL,
-        structures TEXT,
-        created TEXT NOT NULL,
-        updated TEXT NOT NULL,
-        UNIQUE (user_id, client_id)
-    );
-    CREATE TABLE tokens (
-        hash TEXT PRIMARY KEY,
-        user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
-        client_id TEXT NOT NULL REFERENCES clients (id) ON DELETE CASCADE,
-        grant_id TEXT REFERENCES grants (id) ON DELETE CASCADE,
-        code_hash TEXT,
-        created TEXT NOT NULL,
-        revoked TEXT,
-        expires TEXT
-    );
-    CREATE INDEX tokens_user ON tokens (user_id);
-    CREATE INDEX tokens_grant ON tokens (grant_id);
-    CREATE INDEX tokens_code ON tokens (code_hash);
-    CREATE TABLE codes (
-        hash TEXT PRIMARY KEY,
-        grant_id TEXT NOT NULL REFERENCES grants (id) ON DELETE CASCADE,
-        redirect_uri TEXT,
-        expires TEXT NOT NULL,
-        used TEXT
-    );
-    CREATE TABLE sessions (
-        hash TEXT PRIMARY KEY,
-        user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
-        csrf_hash TEXT NOT NULL,
-        expires TEXT NOT NULL
-    );
-    CREATE TABLE objects (
-        kind TEXT NOT NULL,
-        id TEXT NOT NULL,
-        user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
-        structure_id TEXT NOT NULL,
-        version INTEGER NOT NULL,
-        data TEXT NOT NULL,
-        updated BIGINT NOT NULL DEFAULT 0,
-        PRIMARY KEY (kind, id)
-    );
-    CREATE INDEX objects_user ON objects (user_id);
-    CREATE TABLE changes (
-        seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-        at TEXT NOT NULL,
-        objects TEXT NOT NULL
-    );
-    CREATE TABLE account_events (
-        seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-        at TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        subject TEXT NOT NULL,
-        data TEXT NOT NULL
-    );
-    CREATE TABLE devices (
-        serial TEXT PRIMARY KEY,
-        key_hash TEXT,
-        key_expires BIGINT NOT NULL DEFAULT 0,
-        user_id TEXT REFERENCES users (id) ON DELETE SET NULL,
-        structure_id TEXT,
-        device_id TEXT,
-        buckets TEXT NOT NULL DEFAULT '{}',
-        created TEXT NOT NULL
-    );
-    CREATE INDEX devices_key ON devices (key_hash);
-    """,
-]
-
+# The shared step whose schema a database of the first PostgreSQL store (version 1) has.
+PRESHARED = 6
 
 class _Cursor:
     """The part of sqlite3's cursor the shared SQL uses."""
@@ -181,6 +87,7 @@ class _Cursor:
         self._cursor = cursor
         self.lastrowid = lastrowid
         self.rowcount = cursor.rowcount
+        self.description = cursor.description
 
     def fetchone(self) -> Any:
         return self._cursor.fetchone() if self._cursor.description else None
@@ -275,8 +182,8 @@ def _dialect(sql: str) -> tuple[str, bool]:
 
 
 def migrate(conn: _Connection) -> None:
-    """Bring the schema up to date; run inside the caller's transaction, one process at a
-    time (a transaction-scoped advisory lock)."""
+    """Bring the schema up to date (:mod:`roost.store.schema`); run inside the caller's
+    transaction, one process at a time (a transaction-scoped advisory lock)."""
     conn.execute("SELECT pg_advisory_xact_lock(?)", (SERVING_LOCK + 1,))
     conn.execute("CREATE TABLE IF NOT EXISTS roost_schema (version INTEGER NOT NULL)")
     row = conn.execute("SELECT version FROM roost_schema").fetchone()
@@ -285,20 +192,22 @@ def migrate(conn: _Connection) -> None:
         version = 0
     else:
         version = int(row[0])
-    if version > len(SCHEMA):
-        raise StoreError(f"the database was written by a newer Roost (schema version "
-                         f"{version}; this Roost knows up to {len(SCHEMA)})")
-    for number, script in enumerate(SCHEMA[version:], start=version + 1):
-        for statement in filter(str.strip, script.split(";")):
-            conn.execute(statement)
-        if number == 1:
-            conn.execute("INSERT INTO meta (key, value) VALUES ('secret', ?)",
-                         (secrets.token_hex(32),))
-        conn.execute("UPDATE roost_schema SET version = ?", (number,))
+    if version == 1 and conn.execute("SELECT to_regclass('devices')").fetchone()[0]:
+        # The first PostgreSQL store wrote the whole schema of SQLite's six steps as one
+        # step, numbered 1. Step 1 of the shared list never stays alone (each migration
+        # runs to the end in one transaction), so its tables mean that schema.
+        version = PRESHARED
+        conn.execute("UPDATE roost_schema SET version = ?", (version,))
+    if version > schema.latest():
+        raise StoreError(schema.newer("the database", version))
+    schema.apply(conn, "postgres", version,
+                 lambda number: conn.execute("UPDATE roost_schema SET version = ?", (number,)))
 
 
 class PostgresStore(SQLiteStore):
     """Roost's store in a PostgreSQL database, given by its URL."""
+
+    dialect: schema.Dialect = "postgres"
 
     def __init__(self, url: str) -> None:
         super().__init__(url)
