@@ -158,6 +158,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock,
         exception_handlers={Elsewhere: _elsewhere, errors.ApiError: _elsewhere},
     )
     app.router.default = _not_found
+    app.add_exception_handler(errors.StorageUnavailable, web.unavailable)
     app.state.service = service
     app.state.simulator = simulator
     app.state.cloud = cloud

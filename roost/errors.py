@@ -28,11 +28,18 @@ from roost.http.errors import HttpError, Translations
 TYPE_BASE = "https://developer.nest.com/documentation/cloud/error-messages#"
 
 
+class StorageUnavailable(Exception):
+    """The database cannot be reached now: what was asked was not done, or, for a write whose
+    commit was cut off, may have been (the store settles which once the database is back).
+    Every API answers it 503 in its own shape."""
+
+
 class ApiError(HttpError):
     logger = "roost.api"
     translations: ClassVar[Translations] = {
         TooLarge: lambda exc: too_large(exc.limit),
         NotJson: lambda exc: invalid_json(exc.reason),
+        StorageUnavailable: lambda exc: storage_unavailable(),
     }
 
     def __init__(

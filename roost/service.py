@@ -285,6 +285,7 @@ class Service:
     async def _follow_accounts(self) -> None:
         """Apply the account events of other processes (the command line on the same file,
         or other servers on a shared database)."""
+        unreachable = False
         while True:
             await asyncio.sleep(FOLLOW_INTERVAL)
             try:
@@ -294,8 +295,16 @@ class Service:
                         # have a higher number than one of another process not read yet.
                         self._event_seq = event.seq
                         self.account_changed(event)
+            except errors.StorageUnavailable as exc:
+                if not unreachable:  # once an outage, not every FOLLOW_INTERVAL
+                    log.warning("cannot read account events (%s); trying again", exc)
+                unreachable = True
+                continue
             except Exception:
                 log.exception("reading account events failed; trying again")
+            if unreachable:
+                log.warning("reading account events again")
+            unreachable = False
 
     def tokens_revoked(self, digests: Iterable[str]) -> None:
         """Forget tokens the store has revoked and end their streams with ``auth_revoked``."""

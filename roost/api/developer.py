@@ -41,6 +41,8 @@ class DeveloperError(HttpError):
         TooLarge: lambda exc: DeveloperError(413, "too_large",
                                              f"the body exceeds {exc.limit} bytes"),
         NotJson: lambda exc: invalid("the body is not valid JSON"),
+        errors.StorageUnavailable: lambda exc: DeveloperError(
+            503, "unavailable", "storage is unavailable, try again"),
     }
 
     def __init__(self, status: int, error: str, message: str,

@@ -17,6 +17,7 @@ from typing import ClassVar
 from roost import clock
 from roost.auth import tokens
 from roost.auth.host import AccountHost
+from roost.errors import StorageUnavailable
 from roost.http.body import BodyRefused
 from roost.http.errors import HttpError, Translations
 from roost.store.records import Client
@@ -36,6 +37,7 @@ class OAuthError(HttpError):
     logger = "roost.api"
     translations: ClassVar[Translations] = {
         BodyRefused: lambda exc: OAuthError(str(exc), exc.status),
+        StorageUnavailable: lambda exc: OAuthError("storage is unavailable, try again", 503),
     }
 
     def __init__(self, description: str, status: int = 400,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from roost.errors import ApiError
+from roost.errors import ApiError, StorageUnavailable
 from roost.http.body import NotJson, TooLarge
 from roost.http.errors import HttpError, Translations
 
@@ -19,6 +19,8 @@ class DeviceError(HttpError):
         # A refusal of the home's rules (the pairing API's structure, a write): its status
         # and text, in this shape.
         ApiError: lambda exc: DeviceError(exc.status, exc.text, exc.headers),
+        # 5xx: the device backs off and calls again (spec §9.3).
+        StorageUnavailable: lambda exc: DeviceError(503, "storage is unavailable"),
     }
 
     def body(self) -> Any:

@@ -49,6 +49,7 @@ class LegacyError(HttpError):
     logger = "roost.legacy"
     translations: ClassVar[Translations] = {
         ApiError: from_api,
+        errors.StorageUnavailable: lambda exc: from_api(errors.storage_unavailable()),
         # The body reader's refusals, under the data API's codes as before.
         TooLarge: lambda exc: from_api(errors.too_large(exc.limit)),
         NotJson: lambda exc: from_api(errors.invalid_json(exc.reason)),

@@ -20,6 +20,7 @@ import abc
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from roost.errors import StorageUnavailable
 from roost.model.home import Change, Obj
 from roost.store.records import (
     AccountEvent,
@@ -48,6 +49,12 @@ class Duplicate(StoreError):
 
 class Conflict(StoreError):
     """A commit's object is not one version ahead of the stored one, or of another owner."""
+
+
+class Unavailable(StoreError, StorageUnavailable):
+    """The database cannot be reached now (a network database lost while serving): nothing
+    was done, or, for a write cut off during its commit, the store settles the outcome once
+    the database is back. Every API answers it 503."""
 
 
 class StoreInUse(StoreError):

@@ -42,7 +42,7 @@ def copy(source: SQLiteStore, destination: SQLiteStore, own_client: str) -> dict
 def _snapshot(store: SQLiteStore) -> Iterator[schema.Connection]:
     """The store's connection inside one read-only transaction: every table as of one
     moment, even if the command line writes meanwhile."""
-    conn: schema.Connection = store._read(lambda conn: conn)
+    conn: schema.Connection = store._read_now(lambda conn: conn)
     conn.execute("BEGIN" if store.dialect == "sqlite"
                  else "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
     try:

@@ -9,8 +9,13 @@ after ``COMMIT`` returns, so acknowledged means committed in PostgreSQL.
 Several serving processes share one database: each serves the homes of the slots it holds a
 lease on (:mod:`roost.store.leases`, docs/scale-out.md), and every commit of home objects
 re-checks in its own transaction that their slots are still this process's (the fence in
-:meth:`PostgresStore.commit`). Reads still run on the event loop's connection with psycopg's
-blocking API (a round trip to a near database; an async reader is still to come).
+:meth:`PostgresStore.commit`). While serving, reads run off the event loop on a few
+connections of their own (:mod:`roost.store.readers`), and every wait on the database is
+bounded: a read or a write the database does not answer in time is answered
+:class:`Unavailable` (503), its connection cut. The writer survives losing its connection:
+it connects again by itself, with backoff, and settles the outcome of a batch whose
+``COMMIT`` was cut off before writing anything else (docs/scale-out.md, "Losing the
+database").
 
 Sequence numbers: ``changes`` are numbered by a PostgreSQL sequence, which hands out numbers
 at insert and makes them visible at commit, so with several writers they may become visible
@@ -24,24 +29,61 @@ in the numbers: readers take numbers as ordered, never as consecutive.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
+import logging
+import os
+import queue
 import re
+import select
+import socket
+import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import psycopg
 from psycopg import errors
-from psycopg.pq import TransactionStatus
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.pq import ConnStatus, TransactionStatus
 
 from roost.model.home import Change, Obj
 from roost.store import queries, schema, slots
-from roost.store.base import Duplicate, Fenced, LeaseTiming, Ownership, StoreError, StoreInUse
+from roost.store.base import (
+    Duplicate,
+    Fenced,
+    LeaseTiming,
+    OnAccount,
+    OnCommit,
+    Ownership,
+    StoreError,
+    StoreInUse,
+    Unavailable,
+)
 from roost.store.leases import Leases
+from roost.store.readers import Readers
 from roost.store.records import AccountEvent, User
-from roost.store.sqlite import SQLiteStore, _commit_job, _Pending
+from roost.store.sqlite import Job, SQLiteStore, T, _commit_job, _Pending
 
-# An advisory lock key of this schema's migrations: one per database, so any constant does.
-SERVING_LOCK = 0x526F6F7374  # "Roost"
+log = logging.getLogger("roost.store")
+
+# The advisory lock key of schema migrations: one per database, so any constant does.
+MIGRATION_LOCK = 0x526F6F7375
+
+# Bounds on waiting for the database while serving (docs/scale-out.md). A URL's own
+# connection parameters win over these.
+BOUNDS = {
+    "connect_timeout": 2,  # seconds, libpq's least
+    # A database machine that vanished is found out on an idle connection too.
+    "keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3,
+    "tcp_user_timeout": 10_000,  # ms of unacknowledged data before the connection is dead
+}
+READ_TIMEOUT = 5.0  # seconds a read may take, waiting for a connection included
+WRITE_TIMEOUT = 5.0  # seconds a write may wait for its commit, queueing included
+READERS = 4  # connections for reads
+RETRY_FIRST, RETRY_MOST = 0.25, 2.0  # seconds between the writer's attempts to reconnect
+
 # The shared step whose schema a database of the first PostgreSQL store (version 1) has.
 PRESHARED = 6
 # A transaction left open by a process cut off from the database ends after this, freeing the
@@ -84,23 +126,64 @@ class _Connection:
     mode, so ``BEGIN``/``COMMIT`` are the writer's own, as with SQLite."""
 
     def __init__(self, url: str) -> None:
-        self._conn = psycopg.connect(url, autocommit=True)
+        given = conninfo_to_dict(url)
+        self._conn = psycopg.connect(url, autocommit=True, **{
+            key: value for key, value in BOUNDS.items() if key not in given})
         self._conn.execute(f"SET idle_in_transaction_session_timeout = {IDLE_IN_TRANSACTION_MS}")
+        self._closing = threading.Lock()
+        # Set when the connection broke during COMMIT: whether it committed is unknown.
+        self.unsure = False
 
     @property
     def in_transaction(self) -> bool:
-        return self._conn.info.transaction_status != TransactionStatus.IDLE
+        return not self.broken and self._conn.info.transaction_status != TransactionStatus.IDLE
+
+    @property
+    def broken(self) -> bool:
+        return self._conn.broken or self._conn.closed
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> _Cursor:
         statement, numbered = _dialect(sql)
-        cursor = self._conn.execute(statement, params)  # type: ignore[arg-type]
+        try:
+            cursor = self._conn.execute(statement, params)  # type: ignore[arg-type]
+        except psycopg.OperationalError as exc:
+            if not self.broken:  # a refusal of this statement, not a lost connection
+                raise
+            self.unsure = self.unsure or statement == "COMMIT"
+            raise Unavailable(f"lost the database: {_first_line(exc)}") from exc
         if numbered:
             row = cursor.fetchone()
             return _Cursor(cursor, None if row is None else int(row[0]))
         return _Cursor(cursor)
 
+    def alive(self) -> bool:
+        """Whether an idle connection still stands, without a round trip: one its peer
+        closed has become readable, and reading it finds the end."""
+        if self.broken:
+            return False
+        try:
+            if select.select([self._conn.fileno()], [], [], 0)[0]:
+                self._conn.pgconn.consume_input()
+        except (OSError, psycopg.Error):
+            return False
+        return self._conn.pgconn.status == ConnStatus.OK
+
+    def abort(self) -> None:
+        """Cut the connection's socket, from any thread: a call blocked on it fails at once
+        (psycopg's blocking calls wait on the socket for as long as it stays open)."""
+        with self._closing, contextlib.suppress(OSError, psycopg.Error):
+            if not self.broken:
+                with socket.socket(fileno=os.dup(self._conn.fileno())) as sock:
+                    sock.shutdown(socket.SHUT_RDWR)
+
     def close(self) -> None:
-        self._conn.close()
+        with self._closing:  # never while abort() holds the socket's number
+            self._conn.close()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 @functools.cache
@@ -125,7 +208,7 @@ def _dialect(sql: str) -> tuple[str, bool]:
 def migrate(conn: _Connection) -> None:
     """Bring the schema up to date (:mod:`roost.store.schema`); run inside the caller's
     transaction, one process at a time (a transaction-scoped advisory lock)."""
-    conn.execute("SELECT pg_advisory_xact_lock(?)", (SERVING_LOCK + 1,))
+    conn.execute("SELECT pg_advisory_xact_lock(?)", (MIGRATION_LOCK,))
     conn.execute("CREATE TABLE IF NOT EXISTS roost_schema (version INTEGER NOT NULL)")
     row = conn.execute("SELECT version FROM roost_schema").fetchone()
     if row is None:
@@ -156,13 +239,22 @@ class PostgresStore(SQLiteStore):
         self.ownership: Leases | None = None
         self._seen: int | None = None
         self._follower: psycopg.AsyncConnection[Any] | None = None
+        self._readers: Readers[_Connection] | None = None
+        # The writer's connection; replaced (under _swap) by the writer thread when it
+        # breaks, cut by the event loop when a write waits too long.
+        self._writing: _Connection | None = None
+        self._swap = threading.Lock()
+        self._backend: int | None = None  # the server process of the writer's session
+        self._retry_at = 0.0
+        self._retry_in = RETRY_FIRST
+        self._down = "the database cannot be reached"  # why writes are refused while down
+        self._unsure: list[_Pending] = []  # the batch whose COMMIT was cut off
 
     def _connect(self) -> _Connection:  # type: ignore[override]
         try:
             return _Connection(self.url)
         except psycopg.OperationalError as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise StoreError(f"cannot reach the database: {first}") from None
+            raise Unavailable(f"cannot reach the database: {_first_line(exc)}") from None
 
     def open(self) -> None:
         if self._reader is None:
@@ -211,16 +303,74 @@ class PostgresStore(SQLiteStore):
 
         return await self._submit(_Pending(fenced, self._new_future(), objs))
 
+    def _end_old_session(self, conn: _Connection) -> None:
+        """End the writer's previous session, if the database still runs it (cut off, and the
+        server has not noticed yet), and wait until it is gone: then whatever it was
+        committing has been committed or never will be. ``conn``'s session becomes the one
+        to end next time."""
+        if self._backend is not None:
+            conn.execute("SELECT pg_terminate_backend(?)", (self._backend,))
+            for _ in range(50):
+                if conn.execute("SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = ?)",
+                                (self._backend,)).fetchone()[0]:
+                    break
+                time.sleep(0.1)
+            else:
+                raise Unavailable("the writer's previous database session did not end")
+        (self._backend,) = conn.execute("SELECT pg_backend_pid()").fetchone()
+
+    async def start(self, on_commit: OnCommit,
+                    on_account: OnAccount = lambda event: None) -> None:
+        self._readers = Readers(self._connect, READERS, READ_TIMEOUT)
+        await super().start(on_commit, on_account)
+
     async def stop(self) -> None:
-        await super().stop()
+        thread = self._thread
+        if thread is not None:
+            self._queue.put(None)
+            await asyncio.to_thread(thread.join, WRITE_TIMEOUT)
+            if thread.is_alive():  # stuck on a database that stopped answering
+                self._cut_writer()
+            await asyncio.to_thread(thread.join)
+            self._thread = None
         if self._follower is not None:
             await self._follower.close()
             self._follower = None
 
     def close(self) -> None:
+        if self._readers is not None:
+            self._readers.close()
+            self._readers = None
+        with self._swap:
+            if self._writing is not None:
+                self._writing.close()
+                self._writing = None
         if self._reader is not None:
             self._reader.close()
             self._reader = None
+
+    # -- reads and writes while serving ------------------------------------------------------
+
+    async def _read(self, job: Job[T]) -> T:
+        if self._readers is None:  # not serving: the command line's own connection
+            return self._read_now(job)
+        return await self._readers.run(job)
+
+    async def _submit(self, pending: _Pending) -> Any:
+        self._queue.put(pending)
+        try:
+            return await asyncio.wait_for(asyncio.shield(pending.future), WRITE_TIMEOUT)
+        except TimeoutError:
+            # The writer is stuck on a database that stopped answering: cut its connection,
+            # so that it fails this batch and connects again for the next.
+            pending.future.cancel()
+            self._cut_writer()
+            raise Unavailable("the database did not answer in time") from None
+
+    def _cut_writer(self) -> None:
+        with self._swap:
+            if self._writing is not None:
+                self._writing.abort()
 
     async def create_user(self, email: str, password_hash: str) -> User:
         def job(conn: Any, events: list[AccountEvent]) -> User:
@@ -255,3 +405,109 @@ class PostgresStore(SQLiteStore):
             if conn is not None:
                 await conn.close()
             raise
+
+    # -- the writer thread -------------------------------------------------------------------
+
+    def _run(self) -> None:
+        """SQLite's writer loop, on a connection that may break: a batch that finds no
+        connection is refused at once (Unavailable), and the next batch connects again."""
+        try:
+            while True:
+                try:
+                    first = self._queue.get(timeout=RETRY_MOST)
+                except queue.Empty:
+                    # Idle: look at the connection, and connect again if it was lost, not
+                    # only when a write comes: a cut-off batch is settled before anyone
+                    # looks.
+                    self._connection()
+                    continue
+                if first is None:
+                    return
+                batch, stop = self._gather(first)
+                # A write whose caller gave up waiting is not run: it was answered 503.
+                batch = [item for item in batch if not item.future.cancelled()]
+                conn = self._connection()
+                if conn is None:
+                    for item in batch:
+                        item.error = Unavailable(self._down)
+                elif batch:
+                    self._run_batch(conn, batch)  # type: ignore[arg-type]
+                    if conn.broken:
+                        self._lost_connection(conn, batch)
+                assert self._loop is not None
+                self._loop.call_soon_threadsafe(self._finish, batch)
+                if stop:
+                    return
+        finally:
+            with self._swap:
+                if self._writing is not None:
+                    self._writing.close()
+                    self._writing = None
+
+    def _lost_connection(self, conn: _Connection, batch: list[_Pending]) -> None:
+        log.warning("lost the database while writing: %d write(s) answered 503%s", len(batch),
+                    "; whether they were committed is settled when it is back"
+                    if conn.unsure else "")
+        if conn.unsure:
+            self._unsure = batch
+        self._retry_at = 0.0  # the next batch tries at once
+
+    def _connection(self) -> _Connection | None:
+        """The writer's connection; a new one if it broke and it is time to try again
+        (backoff); None while the database cannot be reached."""
+        if self._writing is not None and self._writing.alive():
+            return self._writing
+        with self._swap:
+            if self._writing is not None:
+                self._writing.close()
+                self._writing = None
+        if time.monotonic() < self._retry_at:
+            return None
+        try:
+            conn = self._connect()
+            try:
+                again = self._backend is not None
+                self._end_old_session(conn)
+                self._settle(conn)
+            except BaseException:
+                conn.close()
+                raise
+        except Exception as exc:  # whatever it is, the writer thread goes on
+            if not isinstance(exc, Unavailable):
+                log.exception("connecting the writer to the database failed")
+            self._down = str(exc)
+            self._retry_at = time.monotonic() + self._retry_in
+            self._retry_in = min(self._retry_in * 2, RETRY_MOST)
+            return None
+        self._retry_in = RETRY_FIRST
+        with self._swap:
+            self._writing = conn
+        if again:
+            log.warning("connected to the database again")
+        return conn
+
+    def _settle(self, conn: _Connection) -> None:
+        """Whether the batch whose COMMIT was cut off was committed (its old session has
+        been ended, so the answer is final): if it was, its changes and account
+        events are published now, before anything else is written, as if answered late (its
+        writers were answered 503). If not, nothing of it is shown: the home never took it."""
+        batch = self._unsure
+        changes = [item.result.seq for item in batch if isinstance(item.result, Change)]
+        events = [event.seq for item in batch for event in item.events]
+        if not changes and not events:
+            self._unsure = []
+            return  # nothing of it is held in memory
+        (committed,) = conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM changes WHERE seq = ANY(?)) "
+            "OR EXISTS (SELECT 1 FROM account_events WHERE seq = ANY(?))",
+            (changes, events)).fetchone()
+        self._unsure = []  # settled: kept until here, for the next try if this one failed
+        log.warning("the writes whose commit was cut off were %s", "committed" if committed
+                    else "not committed")
+        if committed:  # the writes that had run before the cut, not the ones refused
+            done = [item for item in batch
+                    if item.objects is None or isinstance(item.result, Change)]
+            for item in done:
+                item.error = None
+            assert self._loop is not None
+            self._loop.call_soon_threadsafe(self._finish, done)

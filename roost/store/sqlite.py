@@ -144,9 +144,14 @@ class SQLiteStore(Store):
 
     # -- jobs --------------------------------------------------------------------------------
 
-    def _read(self, job: Job[T]) -> T:
+    def _read_now(self, job: Job[T]) -> T:
         assert self._reader is not None, "store is not open"
         return job(self._reader)
+
+    async def _read(self, job: Job[T]) -> T:
+        """A read for a running server: on the event loop's own connection here (a local
+        file answers in microseconds); a network database's store reads off the loop."""
+        return self._read_now(job)
 
     def _write_now(self, job: AccountJob[T]) -> T:
         """Run one job in its own transaction, blocking: before the writer starts."""
@@ -173,7 +178,7 @@ class SQLiteStore(Store):
                                            objs))
 
     async def changes_since(self, seq: int) -> list[ChangeEntry]:
-        rows = self._read(lambda conn: conn.execute(
+        rows = await self._read(lambda conn: conn.execute(
             "SELECT seq, objects FROM changes WHERE seq > ? ORDER BY seq", (seq,)).fetchall())
         return [ChangeEntry(s, tuple((k, i, v) for k, i, v in orjson.loads(objects)))
                 for s, objects in rows]
@@ -188,7 +193,7 @@ class SQLiteStore(Store):
             return [Obj(k, i, u, s, v, orjson.loads(d), False, t)
                     for k, i, u, s, v, d, t in rows], seq
 
-        return self._read(job)
+        return self._read_now(job)
 
     def _new_future(self) -> asyncio.Future[Any]:
         if self._loop is None:
@@ -202,7 +207,7 @@ class SQLiteStore(Store):
     # -- accounts ----------------------------------------------------------------------------
 
     async def secret(self) -> str:
-        return self._read(queries.secret)
+        return await self._read(queries.secret)
 
     async def ensure_client(self, client_id: str, name: str, permissions: Iterable[str],
                             description: str = "") -> None:
@@ -220,13 +225,13 @@ class SQLiteStore(Store):
         return await self._write(job)
 
     async def user_by_email(self, email: str) -> User | None:
-        return self._read(lambda conn: queries.user_by_email(conn, email))
+        return await self._read(lambda conn: queries.user_by_email(conn, email))
 
     async def user_by_id(self, user_id: str) -> User | None:
-        return self._read(lambda conn: queries.user_by_id(conn, user_id))
+        return await self._read(lambda conn: queries.user_by_id(conn, user_id))
 
     async def users(self) -> list[User]:
-        return self._read(queries.users)
+        return await self._read(queries.users)
 
     async def set_password_hash(self, user_id: str, password_hash: str) -> None:
         await self._write(lambda conn, events: queries.set_password_hash(
@@ -243,10 +248,10 @@ class SQLiteStore(Store):
             conn, name, description, secret_hash, redirect_uri, chosen, owner_id))
 
     async def client(self, client_id: str) -> Client | None:
-        return self._read(lambda conn: queries.client(conn, client_id))
+        return await self._read(lambda conn: queries.client(conn, client_id))
 
     async def clients(self) -> list[Client]:
-        return self._read(queries.clients)
+        return await self._read(queries.clients)
 
     async def update_client(self, client_id: str, *, name: str | None = None,
                             description: str | None = None, redirect_uri: str | None = None,
@@ -270,7 +275,7 @@ class SQLiteStore(Store):
             conn, events, user_id, product, chosen))
 
     async def grant(self, user_id: str, client_id: str) -> Grant | None:
-        return self._read(lambda conn: queries.grant(conn, user_id, client_id))
+        return await self._read(lambda conn: queries.grant(conn, user_id, client_id))
 
     async def add_token(self, token_hash: str, user_id: str, client_id: str,
                         code_hash: str | None = None, expires: str | None = None) -> None:
@@ -278,20 +283,20 @@ class SQLiteStore(Store):
             conn, events, token_hash, user_id, client_id, code_hash, expires))
 
     async def live_token(self, token_hash: str) -> LiveToken | None:
-        return self._read(lambda conn: queries.live_token(conn, token_hash))
+        return await self._read(lambda conn: queries.live_token(conn, token_hash))
 
     async def grants_of(self, user_id: str) -> list[Grant]:
-        return self._read(lambda conn: queries.grants_of(conn, user_id))
+        return await self._read(lambda conn: queries.grants_of(conn, user_id))
 
     async def users_of(self, client_id: str) -> int:
-        return self._read(lambda conn: queries.users_of(conn, client_id))
+        return await self._read(lambda conn: queries.users_of(conn, client_id))
 
     async def disconnect(self, user_id: str, client_id: str) -> list[str] | None:
         return await self._write(lambda conn, events: queries.disconnect(
             conn, events, user_id, client_id))
 
     async def tokens_of(self, user_id: str, client_id: str) -> list[TokenInfo]:
-        return self._read(lambda conn: queries.tokens_of(conn, user_id, client_id))
+        return await self._read(lambda conn: queries.tokens_of(conn, user_id, client_id))
 
     async def revoke_token(self, token_hash: str) -> bool:
         return await self._write(lambda conn, events: queries.revoke_token(
@@ -303,7 +308,7 @@ class SQLiteStore(Store):
             conn, code_hash, grant_id, redirect_uri, expires))
 
     async def code(self, code_hash: str) -> Code | None:
-        return self._read(lambda conn: queries.code(conn, code_hash))
+        return await self._read(lambda conn: queries.code(conn, code_hash))
 
     async def redeem_code(self, code_hash: str, at: str, token_hash: str) -> bool:
         return await self._write(lambda conn, events: queries.redeem_code(
@@ -319,7 +324,7 @@ class SQLiteStore(Store):
             conn, session_hash, user_id, csrf_hash, expires))
 
     async def session(self, session_hash: str) -> WebSession | None:
-        return self._read(lambda conn: queries.session(conn, session_hash))
+        return await self._read(lambda conn: queries.session(conn, session_hash))
 
     async def end_session(self, session_hash: str) -> None:
         await self._write(lambda conn, events: queries.end_session(conn, session_hash))
@@ -327,10 +332,10 @@ class SQLiteStore(Store):
     # -- account events ----------------------------------------------------------------------
 
     async def device(self, serial: str) -> DeviceRecord | None:
-        return self._read(lambda conn: device_sql.device(conn, serial))
+        return await self._read(lambda conn: device_sql.device(conn, serial))
 
     async def devices(self) -> list[DeviceRecord]:
-        return self._read(device_sql.devices)
+        return await self._read(device_sql.devices)
 
     async def save_device_buckets(self, serial: str, buckets: str) -> None:
         await self._write(lambda conn, events: device_sql.save_buckets(conn, serial, buckets))
@@ -349,15 +354,16 @@ class SQLiteStore(Store):
             conn, serial, structure_id, device_id))
 
     async def account_events(self, after: int) -> list[AccountEvent]:
-        return self._read(lambda conn: queries.account_events(conn, after))
+        return await self._read(lambda conn: queries.account_events(conn, after))
 
     async def last_account_event(self) -> int:
-        return self._read(queries.last_account_event)
+        return await self._read(queries.last_account_event)
 
     async def data_changed(self) -> bool:
         """``PRAGMA data_version`` of the reader's connection moves with every commit of
         another connection: the writer thread's, or another process's."""
-        version = self._read(lambda conn: conn.execute("PRAGMA data_version").fetchone()[0])
+        version = await self._read(
+            lambda conn: conn.execute("PRAGMA data_version").fetchone()[0])
         changed = version != self._data_version
         self._data_version = version
         return changed
@@ -371,17 +377,7 @@ class SQLiteStore(Store):
                 first = self._queue.get()
                 if first is None:
                     return
-                batch = [first]
-                stop = False
-                while len(batch) < BATCH:
-                    try:
-                        item = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if item is None:
-                        stop = True
-                        break
-                    batch.append(item)
+                batch, stop = self._gather(first)
                 self._run_batch(conn, batch)
                 assert self._loop is not None
                 self._loop.call_soon_threadsafe(self._finish, batch)
@@ -389,6 +385,20 @@ class SQLiteStore(Store):
                     return
         finally:
             conn.close()
+
+    def _gather(self, first: _Pending) -> tuple[list[_Pending], bool]:
+        """The writes queued behind ``first``, up to a batch; and whether the queue said to
+        stop after them."""
+        batch = [first]
+        while len(batch) < BATCH:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is None:
+                return batch, True
+            batch.append(item)
+        return batch, False
 
     def _run_batch(self, conn: sqlite3.Connection, batch: list[_Pending]) -> None:
         try:

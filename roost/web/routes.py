@@ -11,13 +11,14 @@ from pathlib import Path
 
 from starlette._utils import get_route_path
 from starlette.requests import Request
-from starlette.responses import RedirectResponse
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from roost import errors
 from roost.web import access, apidocs, console, home, live, signin, simpanel
-from roost.web.visitor import PREFIX
+from roost.web.visitor import PREFIX, page
 
 
 def routes() -> list[BaseRoute]:
@@ -39,6 +40,16 @@ def routes() -> list[BaseRoute]:
         Mount(PREFIX + "/static", StaticFiles(directory=Path(__file__).parent / "static"),
               name="static"),
     ]
+
+
+async def unavailable(request: Request, exc: Exception) -> Response:
+    """The database cannot be reached (the app's handler of StorageUnavailable, which the
+    other APIs answer under their own guards): the web app answers a page saying so, anything
+    else the data API's 503."""
+    if not get_route_path(request.scope).startswith(PREFIX):
+        return errors.storage_unavailable().response()
+    return page(request, "app/message.html", None, 503, title="Roost cannot reach its database",
+                text="Nothing was changed. Try again in a moment.")
 
 
 def _wants_page(request: Request) -> bool:

@@ -1,0 +1,204 @@
+"""Losing PostgreSQL while serving: a real `roost serve` whose database connection runs
+through a proxy the test cuts, pauses (a partition) and reopens. Every API answers 503 in its
+own shape meanwhile, reads served from memory keep working, no acknowledged write is lost, and
+writes succeed again once the database is back, without a restart."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from conftest import RoostProcess
+from outage_proxy import Proxy
+from postgres_helpers import scratch_database
+from sse import Stream
+
+from roost import demo
+
+# Each answer during an outage must come well inside this; a hang fails the test.
+CLIENT_TIMEOUT = 20.0
+DEVICE = {"X-nl-device-id": "02AA01AC0123456"}
+
+
+@pytest.fixture
+def proxied() -> Iterator[tuple[RoostProcess, Proxy, str]]:
+    """A server on a scratch database reached through a proxy; the database's direct URL."""
+    with scratch_database() as direct:
+        proxy = Proxy()
+        server = RoostProcess(proxy.url(direct.rsplit("/", 1)[1])).start()
+        try:
+            yield server, proxy, direct
+        finally:
+            server.kill()
+            proxy.cut()
+            # Shown if the test fails: what the server said of its database.
+            print("".join(line for line in server.output if not line.startswith("INFO:")))
+
+
+def _thermostat(c: httpx.Client) -> str:
+    return "/devices/thermostats/" + next(iter(c.get("/").json()["devices"]["thermostats"]))
+
+
+def _eventually(check: Callable[[], bool], within: float = 20.0) -> None:
+    deadline = time.monotonic() + within
+    while not check():
+        assert time.monotonic() < deadline, "did not happen in time"
+        time.sleep(0.2)
+
+
+def _answers_during_outage(server: RoostProcess, path: str) -> dict[str, float]:
+    """Every API asked something that needs the database: each answers 503 in its own shape.
+    How long each took is returned (and printed) for the record."""
+    took: dict[str, float] = {}
+
+    def timed(name: str, call: Callable[[], httpx.Response]) -> httpx.Response:
+        start = time.monotonic()
+        response = call()
+        took[name] = round(time.monotonic() - start, 2)
+        assert response.status_code == 503, (name, response.status_code, response.text)
+        return response
+
+    with httpx.Client(base_url=server.url, timeout=CLIENT_TIMEOUT,
+                      headers={"Authorization": f"Bearer {server.token}"}) as c, \
+            httpx.Client(base_url=server.url, timeout=CLIENT_TIMEOUT) as anonymous:
+        # Works with Nest: a write (of a new value: writing the value held writes nothing),
+        # and a token this process has not seen yet.
+        other = 70 if c.get(path).json()["target_temperature_f"] != 70 else 71
+        body = timed("data write", lambda: c.put(path, json={"target_temperature_f": other})
+                     ).json()
+        assert body["error"] == body["message"] == "Storage is unavailable, nothing was written"
+        assert body["type"].endswith("#storage-error")
+        body = timed("data read, new token", lambda: anonymous.get(
+            "/", headers={"Authorization": "Bearer c.unseen-token"})).json()
+        assert body["type"].endswith("#storage-error")
+        # OAuth: the product is looked up in the database.
+        body = timed("oauth", lambda: anonymous.post("/oauth2/access_token", data={
+            "client_id": "no-such-product", "client_secret": "x", "code": "ABCDEFGH",
+            "grant_type": "authorization_code"})).json()
+        assert body["error"] == "oauth2_error" and "unavailable" in body["error_description"]
+        # The legacy mobile API: signing in looks the user up.
+        body = timed("legacy login", lambda: anonymous.post("/user/login", data={
+            "username": demo.EMAIL, "password": demo.PASSWORD})).json()
+        assert body["error"] == "storage_error", body
+        # The device protocol: a new thermostat's entry key is stored.
+        body = timed("device", lambda: anonymous.get("/nest/passphrase", headers=DEVICE)
+                     ).json()
+        assert set(body) == {"error"}
+        # The web app: a page, not a traceback.
+        anonymous.cookies.set("roost_session", "a-session-not-in-memory")
+        page = timed("web app", lambda: anonymous.get("/app"))
+        assert page.headers["content-type"].startswith("text/html")
+        assert "cannot reach its database" in page.text
+        # Served from memory: the home, to a token already seen.
+        assert c.get(path).status_code == 200
+    print("answers during the outage (s):", took)
+    return took
+
+
+@pytest.mark.parametrize("outage", ["cut", "partition"])
+def test_an_outage_is_answered_503_and_recovered_from_without_a_restart(
+        proxied: tuple[RoostProcess, Proxy, str], outage: str) -> None:
+    server, proxy, direct = proxied
+    with server.client() as c:
+        path = _thermostat(c)
+        assert c.put(path, json={"hvac_mode": "cool"}).status_code == 200  # acknowledged
+        stream = Stream(server.url + path, server.token)
+        try:
+            assert stream.next_put()["hvac_mode"] == "cool"
+            if outage == "cut":
+                proxy.cut()
+            else:
+                proxy.pause()
+            _answers_during_outage(server, path)
+            if outage == "cut":
+                proxy.open()
+            else:
+                proxy.resume()
+
+            # Back by itself: writes succeed again, and the stream opened before sees them.
+            def written() -> bool:
+                return c.put(path, json={"target_temperature_f": 72}).status_code == 200
+
+            _eventually(written)
+            _eventually(lambda: stream.next_put()["target_temperature_f"] == 72)
+            with httpx.Client(base_url=server.url, timeout=10) as anonymous:
+                assert anonymous.post("/user/login", data={
+                    "username": demo.EMAIL, "password": demo.PASSWORD}).status_code == 200
+        finally:
+            stream.close()
+    # Every acknowledged write is in the database: a new process on it, not through the
+    # proxy, reads them back.
+    server.kill()
+    after = RoostProcess(direct).start()
+    try:
+        with httpx.Client(base_url=after.url, timeout=10,
+                          headers={"Authorization": f"Bearer {server.token}"}) as c:
+            thermostat = c.get(path).json()
+        assert (thermostat["hvac_mode"], thermostat["target_temperature_f"]) == ("cool", 72)
+    finally:
+        after.kill()
+
+
+@pytest.mark.parametrize("when", ["after", "before"])
+def test_a_commit_cut_off_is_settled_once_the_database_is_back(
+        proxied: tuple[RoostProcess, Proxy, str], when: str) -> None:
+    """The connection breaks while COMMIT is on its way: the writer is answered 503, and the
+    home then shows the write if and only if PostgreSQL committed it."""
+    server, proxy, direct = proxied
+    with server.client() as c:
+        path = _thermostat(c)
+        before: Any = c.get(path).json()["label"]
+        wanted = "porch" if before != "porch" else "den"
+        proxy.cut_at_commit = when
+        response = c.put(path, json={"label": wanted})
+        assert response.status_code == 503, response.text
+        assert proxy.cut_at_commit is None  # the cut happened at that write's COMMIT
+        expected = wanted if when == "after" else before
+        # "after": the server committed it, and the home comes to show it by itself.
+        _eventually(lambda: c.get(path).json()["label"] == expected)
+        # And the next write goes through.
+        _eventually(lambda: c.put(path, json={"hvac_mode": "off"}).status_code == 200)
+        assert c.get(path).json()["label"] == expected
+    server.kill()
+    after = RoostProcess(direct).start()
+    try:
+        with httpx.Client(base_url=after.url, timeout=10,
+                          headers={"Authorization": f"Bearer {server.token}"}) as c:
+            thermostat = c.get(path).json()
+        assert (thermostat["label"], thermostat["hvac_mode"]) == (expected, "off")
+    finally:
+        after.kill()
+
+
+def test_a_server_whose_database_was_taken_meanwhile_stops_writing(
+        proxied: tuple[RoostProcess, Proxy, str]) -> None:
+    """Cut off, a server loses its serving lock with its session; another server takes the
+    database. When the first can reach it again, it refuses every write (503) rather than
+    write beside the other, and says so in its log."""
+    first, proxy, direct = proxied
+    proxy.cut()
+    second = RoostProcess(direct).start()
+    try:
+        proxy.open()
+        with first.client() as c, httpx.Client(base_url=first.url, timeout=10) as anonymous:
+            path = _thermostat(c)
+            # The first server reaches the database again: its reads work (a token it has
+            # not seen is looked up, and refused).
+            _eventually(lambda: anonymous.get("/", headers={
+                "Authorization": "Bearer c.unseen-token"}).status_code == 401)
+            # Its writer learns of the lost session at its next write, connects again, and
+            # finds the lock taken: that write and every one after is refused.
+            for _ in range(3):
+                response = c.put(path, json={"label": "attic"})
+                assert response.status_code == 503
+                assert response.json()["type"].endswith("#storage-error")
+            _eventually(lambda: any("served by another Roost process" in line
+                                    for line in first.output))
+            assert c.put(path, json={"label": "attic"}).status_code == 503
+        with second.client() as c:
+            assert c.put(path, json={"label": "cellar"}).status_code == 200
+    finally:
+        second.kill()
