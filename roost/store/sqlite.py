@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 
 import orjson
 
+from roost.model.compact import Sharing
 from roost.model.home import Change, Obj
 from roost.store import devices as device_sql
 from roost.store import queries, schema
@@ -179,11 +180,13 @@ class SQLiteStore(Store):
     def load(self) -> tuple[list[Obj], int]:
         def job(conn: sqlite3.Connection) -> tuple[list[Obj], int]:
             seq = conn.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()[0]
-            # Row by row, not fetchall: each row's JSON text is freed as soon as it is
-            # parsed, so the whole table's text never sits in memory beside the objects.
+            # Row by row, not fetchall, and each object's values shared as it is parsed: a
+            # row's JSON text and its unshared copy are freed before the next row is read,
+            # so neither the table's text nor a second copy of the home sits in memory.
             rows = conn.execute(
                 "SELECT kind, id, user_id, structure_id, version, data, updated FROM objects")
-            return [Obj(k, i, u, s, v, orjson.loads(d), False, t)
+            sharing = Sharing()
+            return [sharing.obj(k, i, u, s, v, orjson.loads(d), t)
                     for k, i, u, s, v, d, t in rows], seq
 
         return self._read(job)
