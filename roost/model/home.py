@@ -16,9 +16,13 @@ Key = tuple[str, str]
 DEVICE_KINDS = ("thermostats", "smoke_co_alarms", "cameras")
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass sets each field through object.__setattr__, which made
+# building an object a few per cent of a PUT (every write builds two or three). Nothing
+# assigns to an Obj all the same; a change is a new one (evolve, with_data, stamped).
+@dataclass(slots=True)
 class Obj:
-    """One structure or device. ``data`` holds stored (canonical) values and is never mutated."""
+    """One structure or device. ``data`` holds stored (canonical) values and is never mutated
+    (objects of many homes share equal nested values: roost.model.compact)."""
 
     kind: str
     id: str
