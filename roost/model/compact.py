@@ -51,7 +51,7 @@ class Sharing:
         string = self._strings.setdefault
         for where_id, room in rooms.items():
             if room.get("where_id") == where_id:  # as rules.structure writes every room
-                room["where_id"] = string(where_id, where_id)
+                room["where_id"] = where_id
             name = room.get("name")
             if type(name) is str:
                 room["name"] = string(name, name)
