@@ -4,7 +4,7 @@ Parsed JSON gives each object its own copy of every value. At 10,000 homes the t
 held 20,000 weekly schedules of about 60 small objects each where most homes keep one of a
 few, and every id was held two or three times (a device's as its key and in its data, a
 room's as its key and its ``where_id``). Loading through one ``Sharing`` keeps one of each:
-45 KiB per home became about 20. That is safe because an object's data is never mutated (a
+45 KiB per demo home became 19. That is safe because an object's data is never mutated (a
 write builds a new dict). Only what is costly and repeated is looked at, since start-up
 parses every object; the table lives only while the home loads, and what is written
 afterwards is not shared.
