@@ -139,6 +139,28 @@ def test_every_location_is_the_subtree_of_root(
     assert response.json() == at(root, path)
 
 
+def test_data_answers_carry_their_exact_length_and_json_type(
+        server: RoostProcess, root: dict[str, Any], ids: dict[str, str]) -> None:
+    """What an HTTP client relies on, for a read, a write and a HEAD: the body's own length,
+    the JSON type, and no other header of Roost's own."""
+    base = f"/structures/{ids['structure']}"
+    name = root["structures"][ids["structure"]]["name"]
+    with server.client() as client:
+        read = client.get(base)
+        written = client.put(base, json={"name": name})  # as it was: nothing changes
+        head = client.head(base)
+    for response in (read, written, head):
+        assert response.status_code == 200, response.text
+        assert set(response.headers) - {"date", "server"} == {"content-length", "content-type"}
+        assert response.headers["content-type"] == "application/json"
+    assert int(read.headers["content-length"]) == len(read.content)
+    assert read.json() == root["structures"][ids["structure"]]
+    assert written.content == b'{"name":"%s"}' % name.encode()
+    assert int(written.headers["content-length"]) == len(written.content)
+    assert head.headers["content-length"] == read.headers["content-length"]
+    assert head.content == b""
+
+
 def test_a_field_is_a_bare_json_value(server: RoostProcess, ids: dict[str, str]) -> None:
     base = f"/devices/thermostats/{ids['thermostat']}"
     with server.client() as client:

@@ -143,6 +143,28 @@ async def test_a_refused_commit_among_concurrent_ones_fails_alone(
             [(f"a{n}", 1) for n in range(5)] + [("b", 1)] + [(f"c{n}", 1) for n in range(5)])
 
 
+async def test_concurrent_commits_of_one_object_land_in_order(make: Callable[[], Store]
+                                                              ) -> None:
+    async with started(make) as opened:
+        store = opened.store
+        owner = (await store.create_user("owner@example.com", "hash")).id
+        await store.commit([thermostat(owner, "gone")])
+        # Each gather is one batch, each commit in it building on the one before.
+        outcomes = list(await asyncio.gather(
+            *(store.commit([thermostat(owner, "t", version=n, humidity=n)])
+              for n in range(1, 6))))
+        outcomes += await asyncio.gather(
+            store.commit([thermostat(owner, "t", version=6, humidity=6)]),
+            store.commit([replace(thermostat(owner, "gone", version=2), deleted=True)]),
+            store.commit([thermostat(owner, "t", version=7, humidity=7)]))
+        assert [o.seq for o in outcomes] == list(range(2, 10))
+        assert opened.commits[1:] == outcomes
+        assert [(c.seq, c.objects) for c in await store.changes_since(1)] == [
+            (o.seq, tuple((x.kind, x.id, x.version) for x in o.objects)) for o in outcomes]
+        [stored], seq = store.load()
+        assert (stored.id, stored.version, stored.data["humidity"], seq) == ("t", 7, 7, 9)
+
+
 async def test_changes_since_lists_later_changes_in_order(make: Callable[[], Store]) -> None:
     async with started(make) as opened:
         store = opened.store

@@ -34,8 +34,16 @@ class DataEndpoint:
         self.guarded = guarded(errors.ApiError)(self.handle)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = await self.guarded(Request(scope, receive))
-        await response(scope, receive, send)
+        answer = await self.guarded(Request(scope, receive))
+        if isinstance(answer, bytes):
+            # A JSON body, the answer to almost every request: sent with the headers
+            # Starlette's Response would give it, without building one.
+            await send({"type": "http.response.start", "status": 200, "headers": [
+                (b"content-length", b"%d" % len(answer)),
+                (b"content-type", b"application/json")]})
+            await send({"type": "http.response.body", "body": answer})
+        else:
+            await answer(scope, receive, send)
 
     async def handle(self, request: Request) -> Any:
         principal = await self.service.authenticate(token_of(request))
@@ -48,12 +56,11 @@ class DataEndpoint:
                     return Response(media_type="text/event-stream",
                                     headers={"cache-control": "no-cache"})
                 return self.stream(principal, path)
-            return Response(self.service.read_json(principal, path),
-                            media_type="application/json")
+            return self.service.read_json(principal, path)
         if method in ("PUT", "PATCH"):
             body = await read_body(request, self.settings.max_body)
             await self.service.write(principal, path, body)
-            return Response(orjson.dumps(body), media_type="application/json")
+            return orjson.dumps(body)
         raise errors.method_not_allowed(method)
 
     def stream(self, principal: Principal, path: paths.Path) -> EventStream:

@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 
 import orjson
 
+from roost.model.compact import Sharing
 from roost.model.home import Change, Obj
 from roost.store import devices as device_sql
 from roost.store import queries, schema
@@ -186,11 +187,13 @@ class SQLiteStore(Store):
     def load(self) -> tuple[list[Obj], int]:
         def job(conn: sqlite3.Connection) -> tuple[list[Obj], int]:
             seq = conn.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()[0]
-            # Row by row, not fetchall: each row's JSON text is freed as soon as it is
-            # parsed, so the whole table's text never sits in memory beside the objects.
+            # Row by row, not fetchall, and each object's values shared as it is parsed: a
+            # row's JSON text and its unshared copy are freed before the next row is read,
+            # so neither the table's text nor a second copy of the home sits in memory.
             rows = conn.execute(
                 "SELECT kind, id, user_id, structure_id, version, data, updated FROM objects")
-            return [Obj(k, i, u, s, v, orjson.loads(d), False, t)
+            sharing = Sharing()
+            return [sharing.obj(k, i, u, s, v, orjson.loads(d), t)
                     for k, i, u, s, v, d, t in rows], seq
 
         return self._read_now(job)
@@ -463,49 +466,65 @@ def _run_alone(conn: sqlite3.Connection, item: _Pending) -> None:
 
 
 def _run_together(conn: sqlite3.Connection, group: list[_Pending]) -> bool:
-    """Commits of home objects in one savepoint, not one each: two statements fewer per
+    """Commits of home objects in one savepoint, not one each, their rows written together
+    (:func:`_write_commits`): a few statements for the whole run instead of two or more per
     write, and they almost never fail. If one does, all are undone and False returned, to
     run each alone. Only these jobs are run twice: they are statements and nothing else."""
     conn.execute("SAVEPOINT jobs")
     try:
-        results = [item.job(conn, item.events) for item in group]
+        changes = _write_commits(conn, [item.objects or () for item in group])
     except Exception:
         conn.execute("ROLLBACK TO jobs")
         conn.execute("RELEASE jobs")
         return False
     conn.execute("RELEASE jobs")
-    for item, result in zip(group, results, strict=True):
-        item.result = result
+    for item, change in zip(group, changes, strict=True):
+        item.result = change
     return True
 
 
 def _commit_job(objects: tuple[Obj, ...]) -> Job[Change]:
-    def job(conn: sqlite3.Connection) -> Change:
-        for o in objects:
-            if o.deleted:
-                conn.execute("DELETE FROM objects WHERE kind = ? AND id = ?", (o.kind, o.id))
-        kept = [o for o in objects if not o.deleted]
-        written = 0
-        for start in range(0, len(kept), ROWS):
-            rows = kept[start:start + ROWS]
-            written += conn.execute(_upsert(len(rows)), [
-                value for o in rows for value in (
-                    o.kind, o.id, o.user_id, o.structure_id, o.version,
-                    orjson.dumps(o.data).decode(), o.updated)
-            ]).rowcount
-        if written != len(kept):
-            raise Conflict(_not_next(conn, kept))
-        seq = conn.execute(
-            "INSERT INTO changes (at, objects) VALUES (?, ?)",
-            (datetime.now(UTC).isoformat(),
-             orjson.dumps([[o.kind, o.id, o.version] for o in objects]).decode()),
-        ).lastrowid
-        assert seq is not None
-        if seq % 1000 == 0:
-            conn.execute("DELETE FROM changes WHERE seq <= ?", (seq - KEEP_CHANGES,))
-        return Change(seq, objects)
+    return lambda conn: _write_commits(conn, [objects])[0]
 
-    return job
+
+def _write_commits(conn: sqlite3.Connection, commits: list[tuple[Obj, ...]]) -> list[Change]:
+    """Commits in order, each one change with the next sequence number: every object's row
+    in as few statements as fit (an object two of them write is upserted twice, in order),
+    then the change rows. A deletion is run before its commit's other rows, so commits
+    with one are written one at a time."""
+    if len(commits) > 1 and any(o.deleted for objects in commits for o in objects):
+        return [change for objects in commits for change in _write_commits(conn, [objects])]
+    for o in (o for objects in commits for o in objects if o.deleted):
+        conn.execute("DELETE FROM objects WHERE kind = ? AND id = ?", (o.kind, o.id))
+    kept = [o for objects in commits for o in objects if not o.deleted]
+    written = 0
+    for start in range(0, len(kept), ROWS):
+        rows = kept[start:start + ROWS]
+        written += conn.execute(_upsert(len(rows)), [
+            value for o in rows for value in (
+                o.kind, o.id, o.user_id, o.structure_id, o.version,
+                orjson.dumps(o.data).decode(), o.updated)
+        ]).rowcount
+    if written != len(kept):
+        raise Conflict(_not_next(conn, kept))
+    at = datetime.now(UTC).isoformat()
+    logged = [orjson.dumps([[o.kind, o.id, o.version] for o in objects]).decode()
+              for objects in commits]
+    last = 0
+    for start in range(0, len(logged), ROWS):
+        rows = logged[start:start + ROWS]
+        # AUTOINCREMENT numbers one statement's rows one after another.
+        last = conn.execute(_insert_changes(len(rows)), [v for entry in rows for v in (at, entry)]
+                            ).lastrowid or 0
+    first = last - len(commits) + 1
+    if last // 1000 != (first - 1) // 1000:  # every thousandth change: prune
+        conn.execute("DELETE FROM changes WHERE seq <= ?", (last - KEEP_CHANGES,))
+    return [Change(first + n, objects) for n, objects in enumerate(commits)]
+
+
+@functools.cache
+def _insert_changes(rows: int) -> str:
+    return "INSERT INTO changes (at, objects) VALUES " + ", ".join(["(?, ?)"] * rows)
 
 
 @functools.cache
