@@ -151,10 +151,10 @@ class Home:
     def drop(self, user_ids: Iterable[str]) -> None:
         """Forget these users' homes, committed and pending: another process serves them."""
         for user_id in user_ids:
-            for key in self._by_user.pop(user_id, set()):
+            for key in self._by_user.pop(user_id, ()):
                 obj = self.committed.pop(key)
                 self.pending.pop(key, None)
-                self._by_structure.get(obj.structure_id, set()).discard(key)
+                _discard(self._by_structure, obj.structure_id, key)
 
     def _put(self, obj: Obj) -> None:
         key = obj.key  # one tuple for the three places below

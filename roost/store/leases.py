@@ -33,7 +33,7 @@ from typing import Any
 import orjson
 import psycopg
 
-from roost.model.home import Obj
+from roost.model.compact import Sharing
 from roost.store.base import LeaseTiming, Lose, Ownership, Take
 from roost.store.slots import LIVE_OWNERS, SLOTS, slot_of
 
@@ -228,7 +228,8 @@ class Leases(Ownership):
         kept = {s: e for s, e in slots.items() if self._loading.pop(s, None) == e}
         if not kept or time.monotonic() - self._good > self.timing.fence:
             return
-        objects = [Obj(k, i, u, s, v, orjson.loads(d), False, at)
+        sharing = Sharing()  # equal values held once, as the embedded store loads them
+        objects = [sharing.obj(k, i, u, s, v, orjson.loads(d), at)
                    for k, i, u, s, v, d, at in rows if slot_of(u) in kept]
         self.held.update(kept)
         self._take(frozenset(kept), objects, seq)
