@@ -3,8 +3,9 @@
 The same SQL as :mod:`roost.store.sqlite` (``queries``, ``devices`` and the commit of home
 objects), spoken through :class:`_Connection`, which turns SQLite's dialect into
 PostgreSQL's. And the same writer: one thread with its own connection takes the writes queued
-together as one transaction (group commit), each in its own savepoint, and answers each only
-after ``COMMIT`` returns, so acknowledged means committed in PostgreSQL.
+together as one transaction (group commit) and answers each only after ``COMMIT`` returns,
+so acknowledged means committed in PostgreSQL. A batch of writes to the home goes in one
+round trip (pipeline mode, ``postgres_batch``); any other, each job in its own savepoint.
 
 First step, one process per database (``claim`` takes an advisory lock on it). What this
 store does not do yet: reads run on the event loop's connection with psycopg's blocking
@@ -33,10 +34,10 @@ import psycopg
 from psycopg import errors
 from psycopg.pq import TransactionStatus
 
-from roost.store import queries
+from roost.store import postgres_batch, queries
 from roost.store.base import Duplicate, StoreError, StoreInUse
 from roost.store.records import AccountEvent, User
-from roost.store.sqlite import SQLiteStore
+from roost.store.sqlite import SQLiteStore, _Pending
 
 # The advisory lock key of a serving process: one per database, so any constant does.
 SERVING_LOCK = 0x526F6F7374  # "Roost"
@@ -175,6 +176,11 @@ class _Connection:
             return _Cursor(cursor, None if row is None else int(row[0]))
         return _Cursor(cursor)
 
+    @property
+    def pg(self) -> psycopg.Connection[Any]:
+        """The psycopg connection itself, for the writer's pipeline."""
+        return self._conn
+
     def close(self) -> None:
         self._conn.close()
 
@@ -262,6 +268,17 @@ class PostgresStore(SQLiteStore):
             self._reader.close()  # ends the session: the advisory lock goes with it
             self._reader = None
         self._claimed = False
+
+    def _run_batch(self, conn: Any, batch: list[_Pending]) -> None:
+        """A batch of writes to the home in one round trip (``postgres_batch``); any other
+        batch, or one whose pipeline failed, one savepoint per write as in SQLite."""
+        if postgres_batch.pipelines(batch):
+            try:
+                postgres_batch.run(conn.pg, batch)
+                return
+            except Exception:  # nothing committed: each write's own checks tell which failed
+                pass
+        super()._run_batch(conn, batch)
 
     async def create_user(self, email: str, password_hash: str) -> User:
         def job(conn: Any, events: list[AccountEvent]) -> User:
