@@ -162,7 +162,9 @@ class _Connection:
     mode, so ``BEGIN``/``COMMIT`` are the writer's own, as with SQLite."""
 
     def __init__(self, url: str) -> None:
-        self._conn = psycopg.connect(url, autocommit=True)
+        # psycopg's own preparing is off: seeing a ROLLBACK, it deallocates every prepared
+        # statement of the session, the writer's named ones too (postgres_batch).
+        self._conn = psycopg.connect(url, autocommit=True, prepare_threshold=None)
 
     @property
     def in_transaction(self) -> bool:

@@ -17,6 +17,8 @@ write of more objects than one statement takes, go that way from the start.
 
 from __future__ import annotations
 
+import re
+import weakref
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,8 +30,15 @@ from roost.store.sqlite import KEEP_CHANGES, ROWS, _Pending, _upsert
 
 # The upsert of the embedded store, whose rows count only when each is one version ahead of
 # the stored one and of the same owner; the change row's objects are NULL unless all did.
-_CHANGE = ("INSERT INTO changes (at, objects) SELECT %s, CASE WHEN count(*) = %s THEN %s END "
+_CHANGE = ("INSERT INTO changes (at, objects) SELECT ?, CASE WHEN count(*) = ? THEN ? END "
            "FROM written RETURNING seq")
+
+# The statements each connection has prepared: roost_change_N writes N objects and their
+# change row, planned once. Prepared by name, not by psycopg's automatic preparing, which may
+# count a statement as prepared whose PREPARE a pipeline error skipped (the connection has
+# it off); after an error what is prepared is read back.
+_prepared: weakref.WeakKeyDictionary[psycopg.Connection[Any], set[str]] = (
+    weakref.WeakKeyDictionary())
 
 
 def pipelines(batch: list[_Pending]) -> bool:
@@ -43,10 +52,9 @@ def run(conn: psycopg.Connection[Any], batch: list[_Pending]) -> None:
     If any statement failed, raises with nothing committed and the connection out of any
     transaction."""
     cursors = []
+    prepared = _prepared.setdefault(conn, set())
     try:
         with conn.pipeline():
-            # Never prepared: psycopg would count a statement as prepared whose PREPARE an
-            # error skipped, and the savepoint run after would find no such statement.
             conn.execute("BEGIN", prepare=False)
             for item in batch:
                 assert item.objects is not None
@@ -54,12 +62,22 @@ def run(conn: psycopg.Connection[Any], batch: list[_Pending]) -> None:
                     if o.deleted:
                         conn.execute("DELETE FROM objects WHERE kind = %s AND id = %s",
                                      (o.kind, o.id), prepare=False)
-                statement, params = _change(item.objects)
-                cursors.append(conn.execute(statement, params, prepare=False))  # type: ignore[arg-type]
+                name, params = _change(item.objects)
+                if name not in prepared:
+                    conn.execute(_prepare(name), prepare=False)
+                    prepared.add(name)
+                # EXECUTE takes no parameters of the protocol's: psycopg quotes them in.
+                cursor = psycopg.ClientCursor(conn)
+                cursor.execute(f"EXECUTE {name} ({', '.join(['%s'] * len(params))})",
+                               params, prepare=False)
+                cursors.append(cursor)
             conn.execute("COMMIT", prepare=False)
     except Exception:
         if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
             conn.execute("ROLLBACK")
+        prepared.clear()
+        prepared.update(name for (name,) in conn.execute(
+            "SELECT name FROM pg_prepared_statements WHERE name LIKE 'roost_change_%'"))
         raise
     seqs = []
     for item, cursor in zip(batch, cursors, strict=True):
@@ -75,16 +93,26 @@ def run(conn: psycopg.Connection[Any], batch: list[_Pending]) -> None:
 
 
 def _change(objects: tuple[Obj, ...]) -> tuple[str, list[Any]]:
-    """The statement that writes a commit's objects and its change row, and its
-    parameters."""
+    """The name of the prepared statement that writes a commit's objects and its change row,
+    and its parameters."""
     at = datetime.now(UTC).isoformat()
     listed = orjson.dumps([[o.kind, o.id, o.version] for o in objects]).decode()
     kept = [o for o in objects if not o.deleted]
-    if not kept:
-        return "INSERT INTO changes (at, objects) VALUES (%s, %s) RETURNING seq", [at, listed]
     rows = [value for o in kept for value in (
         o.kind, o.id, o.user_id, o.structure_id, o.version, orjson.dumps(o.data).decode(),
         o.updated)]
-    upsert = _upsert(len(kept)).replace("?", "%s")
-    return (f"WITH written AS ({upsert} RETURNING 1) {_CHANGE}",
-            [*rows, at, len(kept), listed])
+    return f"roost_change_{len(kept)}", [*rows, at, len(kept), listed]
+
+
+def _prepare(name: str) -> Any:
+    """PREPARE of the statement ``name`` stands for, its parameters typed (PostgreSQL cannot
+    tell a type from a select list)."""
+    count = int(name.rsplit("_", 1)[1])
+    # kind, id, user_id, structure_id, version, data, updated; then at, count, objects.
+    types = ["text", "text", "text", "text", "integer", "text", "bigint"] * count + [
+        "text", "bigint", "text"]
+    written = f"{_upsert(count)} RETURNING 1" if count else "SELECT 1 WHERE false"
+    statement = f"WITH written AS ({written}) {_CHANGE}"
+    numbers = iter(range(1, statement.count("?") + 1))
+    statement = re.sub(r"\?", lambda _: f"${next(numbers)}", statement)
+    return f"PREPARE {name} ({', '.join(types)}) AS {statement}"
