@@ -13,6 +13,9 @@ transaction fails. Then, on that or any other error, the batch is rolled back an
 the embedded store's way, unpipelined, one savepoint per write, where each write's own checks
 say which one fails and why (the rare path). Batches holding other jobs (accounts), or a
 write of more objects than one statement takes, go that way from the start.
+
+Each write is one statement, prepared by name once per connection and then only executed:
+planning it anew was half of the database's time per write.
 """
 
 from __future__ import annotations
@@ -34,9 +37,9 @@ _CHANGE = ("INSERT INTO changes (at, objects) SELECT ?, CASE WHEN count(*) = ? T
            "FROM written RETURNING seq")
 
 # The statements each connection has prepared: roost_change_N writes N objects and their
-# change row, planned once. Prepared by name, not by psycopg's automatic preparing, which may
-# count a statement as prepared whose PREPARE a pipeline error skipped (the connection has
-# it off); after an error what is prepared is read back.
+# change row. After a pipeline error, whose PREPARE may have been skipped, they are read back.
+# (Not psycopg's automatic preparing, which the store's connections have off: it may count a
+# statement as prepared whose PREPARE an error skipped.)
 _prepared: weakref.WeakKeyDictionary[psycopg.Connection[Any], set[str]] = (
     weakref.WeakKeyDictionary())
 
@@ -55,23 +58,22 @@ def run(conn: psycopg.Connection[Any], batch: list[_Pending]) -> None:
     prepared = _prepared.setdefault(conn, set())
     try:
         with conn.pipeline():
-            conn.execute("BEGIN", prepare=False)
+            conn.execute("BEGIN")
             for item in batch:
                 assert item.objects is not None
                 for o in item.objects:
                     if o.deleted:
                         conn.execute("DELETE FROM objects WHERE kind = %s AND id = %s",
-                                     (o.kind, o.id), prepare=False)
+                                     (o.kind, o.id))
                 name, params = _change(item.objects)
                 if name not in prepared:
-                    conn.execute(_prepare(name), prepare=False)
+                    conn.execute(_prepare(name))
                     prepared.add(name)
                 # EXECUTE takes no parameters of the protocol's: psycopg quotes them in.
                 cursor = psycopg.ClientCursor(conn)
-                cursor.execute(f"EXECUTE {name} ({', '.join(['%s'] * len(params))})",
-                               params, prepare=False)
+                cursor.execute(f"EXECUTE {name} ({', '.join(['%s'] * len(params))})", params)
                 cursors.append(cursor)
-            conn.execute("COMMIT", prepare=False)
+            conn.execute("COMMIT")
     except Exception:
         if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
             conn.execute("ROLLBACK")
