@@ -119,6 +119,7 @@ class RoostProcess:
 
 STORES = ("sqlite", "postgres")
 BOTH_STORES = pytest.mark.stores(*STORES)
+SQLITE_ONLY = pytest.mark.stores("sqlite")  # a test about SQLite, in a module on both
 
 
 def pytest_configure(config: pytest.Config) -> None:
