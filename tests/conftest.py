@@ -4,9 +4,10 @@
 port, exactly as a user would. ``api`` runs the same app in-process (Starlette's TestClient
 speaks real ASGI) with a manual clock, for the many small write-rule cases.
 
-Both run on a SQLite file. A module marked ``pytestmark = BOTH_STORES`` runs each of its tests
-on SQLite and again on PostgreSQL (a scratch database per server, see postgres_helpers): the
-``store`` fixture names the store, and ``new_database`` makes a fresh database of it.
+Both run on a SQLite file. A module marked ``pytestmark = BOTH_STORES`` (or a test so marked)
+runs each of its tests on SQLite and again on PostgreSQL: the ``store`` fixture names the
+store, and ``new_database`` makes a fresh database of it (on PostgreSQL a scratch database per
+server, see postgres_helpers; the in-process apps share one, emptied before each).
 """
 
 from __future__ import annotations
@@ -135,16 +136,18 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture(scope="session")
 def store(request: pytest.FixtureRequest) -> str:
-    """The store the test's servers use: ``sqlite`` unless its module is marked."""
+    """The store the test's servers use: ``sqlite`` unless the test or its module is
+    marked."""
     return getattr(request, "param", "sqlite")
 
 
-def new_database(store: str, directory: Path, stack: ExitStack, name: str = "roost") -> str:
-    """A fresh database of ``store``: a SQLite file in ``directory``, or a PostgreSQL
-    scratch database dropped when ``stack`` closes."""
+def new_database(store: str, directory: Path, stack: ExitStack,
+                 name: str = "roost") -> Path | str:
+    """A fresh database of ``store``: a SQLite file in ``directory``, or the URL of a
+    PostgreSQL scratch database dropped when ``stack`` closes."""
     if store == "postgres":
         return stack.enter_context(scratch_database())
-    return str(directory / f"{name}.db")
+    return directory / f"{name}.db"
 
 
 @pytest.fixture(scope="session")
