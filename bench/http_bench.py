@@ -78,7 +78,7 @@ def _latency(out: str, pct: str) -> float:
 def _last_seq(server: Server) -> int | None:
     if server.db is None:
         return None
-    if isinstance(server.db, str):  # PostgreSQL
+    if isinstance(server.db, str):  # PostgreSQL (psycopg needed only then)
         import psycopg
 
         with psycopg.connect(server.db) as pg:

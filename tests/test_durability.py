@@ -184,7 +184,8 @@ def commit_mark(db: Path | str) -> Any:
 
 def transactions_since(db: Path | str, mark: Any) -> int:
     """How many transactions wrote since ``mark``: on PostgreSQL the distinct transaction ids
-    (``xmin``) of the change rows after it; on SQLite the WAL's commit frames (nothing else
+    (``xmin``) of the change rows after it (a row written in a savepoint has the savepoint's
+    own id, so this is at most too many); on SQLite the WAL's commit frames (nothing else
     writes, and the WAL restarts only after a checkpoint: if it restarted at the first of
     these commits, all of its commits are ours)."""
     if is_postgres(db):
