@@ -61,6 +61,7 @@ class Result:
     other: float  # CPU used by anything but the server and wrk, in cores
     commits: float | None = None  # rows added to the change log per second (Roost only)
     load: str = ""  # the machine's load averages (1, 5, 15 min) as the run ended
+    helper_cpu: float = 0.0  # CPU of the server's helpers (PostgreSQL backends), in cores
 
     @property
     def us_per_request(self) -> float:
@@ -77,6 +78,13 @@ def _latency(out: str, pct: str) -> float:
 def _last_seq(server: Server) -> int | None:
     if server.db is None:
         return None
+    if isinstance(server.db, str):  # PostgreSQL (psycopg needed only then)
+        import psycopg
+
+        with psycopg.connect(server.db) as pg:
+            row = pg.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()
+            assert row is not None
+            return int(row[0])
     with sqlite3.connect(f"file:{server.db}?mode=ro", uri=True) as conn:
         return int(conn.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()[0])
 
@@ -98,13 +106,14 @@ def _wrk_once(case: str, server: Server, path: str, script: Path,
         profile = args.profile / (re.sub(r"\W+", "-", case).strip("-").lower() + ".txt")
     with servers.profiled(server, profile):
         seq, start = _last_seq(server), time.monotonic()
-        cpu, busy, client = (server.cpu_seconds(), servers.machine_busy_seconds(),
-                             servers.children_cpu_seconds())
+        cpu, busy, client, helper = (server.cpu_seconds(), servers.machine_busy_seconds(),
+                                     servers.children_cpu_seconds(), server.helper_cpu_seconds())
         out = run(args.duration)
         wall = time.monotonic() - start
         cpu = server.cpu_seconds() - cpu
         client = servers.children_cpu_seconds() - client
-        other = (servers.machine_busy_seconds() - busy - cpu - client) / wall
+        helper = server.helper_cpu_seconds() - helper
+        other = (servers.machine_busy_seconds() - busy - cpu - client - helper) / wall
         after = _last_seq(server)
     requests = re.search(r"(\d+) requests in", out)
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
@@ -116,7 +125,7 @@ def _wrk_once(case: str, server: Server, path: str, script: Path,
     result = Result(case, int(requests.group(1)), float(rps.group(1)), _latency(out, "50"),
                     _latency(out, "99"), failed, cpu / wall, max(other, 0.0),
                     None if seq is None or after is None else (after - seq) / wall,
-                    servers.load_averages())
+                    servers.load_averages(), helper / wall)
     print(f"  {case}: {result.rps:,.0f} req/s, p50 {result.p50_ms:.2f} ms, "
           f"p99 {result.p99_ms:.2f} ms, failed {failed}, other load {result.other:.2f} cores, "
           f"load averages {result.load}", flush=True)

@@ -29,7 +29,8 @@ class Server:
     process: subprocess.Popen[bytes]
     port: int
     token: str = ""
-    db: Path | None = None
+    db: Path | str | None = None  # a SQLite file or a postgresql:// URL
+    helper_pids: tuple[int, ...] = ()  # processes working for it (its database's backends)
 
     @property
     def pid(self) -> int:
@@ -46,6 +47,15 @@ class Server:
         """User + system CPU time the server has used so far (all threads)."""
         fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def helper_cpu_seconds(self) -> float:
+        """User + system CPU time of ``helper_pids`` so far (those still running)."""
+        total = 0.0
+        for pid in self.helper_pids:
+            with contextlib.suppress(OSError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
 
     def client(self) -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
@@ -124,11 +134,12 @@ def _killed_on_error(process: subprocess.Popen[bytes]) -> Iterator[None]:
 
 
 def start_roost(workdir: Path, *, synchronous: str = "FULL", keepalive: float = 30.0,
-                extra_routes: int = 0) -> Server:
-    """``roost serve --demo`` on a fresh database in ``workdir``, access log off; with
-    ``extra_routes``, that many more routes ahead of all of Roost's (bench/more_routes.py)."""
+                extra_routes: int = 0, db: str | None = None) -> Server:
+    """``roost serve --demo`` on a fresh database in ``workdir`` (or on ``db``, a
+    postgresql:// URL), access log off; with ``extra_routes``, that many more routes ahead
+    of all of Roost's (bench/more_routes.py)."""
     port = free_port()
-    db = workdir / f"roost-{port}.db"
+    db = db or str(workdir / f"roost-{port}.db")
     log = workdir / f"roost-{port}.log"
     args = ["serve", "--demo", "--no-simulate", "--db", str(db), "--host", HOST,
             "--port", str(port), "--synchronous", synchronous, "--keepalive", str(keepalive),
@@ -140,7 +151,7 @@ def start_roost(workdir: Path, *, synchronous: str = "FULL", keepalive: float = 
         token = _wait_for(log, process, r"access token: (\S+)").group(1)
         _wait_for(log, process, r"Roost serving")
         _wait_listening(port)
-    return Server(process, port, token, db)
+    return Server(process, port, token, db if db.startswith("postgresql:") else Path(db))
 
 
 def start_simulated(db: Path, step_log: Path, *, speed: float = 60.0,

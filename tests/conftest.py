@@ -1,8 +1,13 @@
 """Shared fixtures: a real Roost server process, and the ASGI app in-process.
 
-``roost_server`` starts ``python -m roost serve --demo`` on a fresh SQLite file and a free
+``roost_server`` starts ``python -m roost serve --demo`` on a fresh database and a free
 port, exactly as a user would. ``api`` runs the same app in-process (Starlette's TestClient
 speaks real ASGI) with a manual clock, for the many small write-rule cases.
+
+Both run on a SQLite file. A module marked ``pytestmark = BOTH_STORES`` (or a test so marked)
+runs each of its tests on SQLite and again on PostgreSQL: the ``store`` fixture names the
+store, and ``new_database`` makes a fresh database of it (on PostgreSQL a scratch database per
+server, see postgres_helpers; the in-process apps share one, emptied before each).
 """
 
 from __future__ import annotations
@@ -16,12 +21,15 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
+from postgres_helpers import scratch_database
 from sse import Stream
 from starlette.testclient import TestClient
 
@@ -110,6 +118,62 @@ class RoostProcess:
         return self.start()
 
 
+STORES = ("sqlite", "postgres")
+BOTH_STORES = pytest.mark.stores(*STORES)
+SQLITE_ONLY = pytest.mark.stores("sqlite")  # a test about SQLite, in a module on both
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "stores(*names): run the tests on each of these stores")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    marker = metafunc.definition.get_closest_marker("stores")
+    if marker is not None and "store" in metafunc.fixturenames:
+        # Module scope, so a module's shared server is started once per store.
+        metafunc.parametrize("store", marker.args, indirect=True, scope="module")
+
+
+@pytest.fixture(scope="session")
+def store(request: pytest.FixtureRequest) -> str:
+    """The store the test's servers use: ``sqlite`` unless the test or its module is
+    marked."""
+    return getattr(request, "param", "sqlite")
+
+
+def new_database(store: str, directory: Path, stack: ExitStack,
+                 name: str = "roost") -> Path | str:
+    """A fresh database of ``store``: a SQLite file in ``directory``, or the URL of a
+    PostgreSQL scratch database dropped when ``stack`` closes."""
+    if store == "postgres":
+        return stack.enter_context(scratch_database())
+    return directory / f"{name}.db"
+
+
+@pytest.fixture(scope="session")
+def postgres_for_api() -> Iterator[str]:
+    """One scratch database for the in-process apps of a run, emptied before each: making and
+    dropping a database costs about a second, and there are hundreds of such cases."""
+    with scratch_database() as url:
+        yield url
+
+
+def emptied(url: str) -> str:
+    """The database at ``url`` with every table of Roost's emptied and its numbering
+    restarted, as a new one (its schema, version and secret kept)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        tables = [name for (name,) in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+            "AND tablename NOT IN ('meta', 'roost_schema')")]
+        if tables:
+            conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")  # type: ignore[arg-type]
+    return url
+
+
+def is_postgres(db: Path | str) -> bool:
+    return str(db).startswith("postgresql://")
+
+
 @pytest.fixture
 def streams() -> Iterator[list[Stream]]:
     """SSE streams a test opens, closed after it."""
@@ -120,25 +184,28 @@ def streams() -> Iterator[list[Stream]]:
 
 
 @pytest.fixture
-def roost_server(tmp_path: Path) -> Iterator[RoostProcess]:
-    server = RoostProcess(tmp_path / "roost.db").start()
-    yield server
-    server.kill()
+def roost_server(store: str, tmp_path: Path) -> Iterator[RoostProcess]:
+    with ExitStack() as stack:
+        server = RoostProcess(new_database(store, tmp_path, stack))
+        stack.callback(server.kill)  # before the database is dropped
+        yield server.start()
 
 
 @pytest.fixture
-def make_server(tmp_path: Path) -> Iterator[Any]:
-    """Start servers with extra ``roost serve`` arguments; all are killed afterwards."""
+def make_server(store: str, tmp_path: Path) -> Iterator[Any]:
+    """Start servers with extra ``roost serve`` arguments, each on a fresh database unless
+    given one; all are killed afterwards."""
     started: list[RoostProcess] = []
+    with ExitStack() as stack:
 
-    def make(*args: str, db: Path | None = None) -> RoostProcess:
-        server = RoostProcess(db or tmp_path / f"roost{len(started)}.db", list(args)).start()
-        started.append(server)
-        return server
+        def make(*args: str, db: Path | str | None = None) -> RoostProcess:
+            db = db or new_database(store, tmp_path, stack, f"roost{len(started)}")
+            server = RoostProcess(db, list(args))
+            started.append(server)
+            stack.callback(server.kill)
+            return server.start()
 
-    yield make
-    for server in started:
-        server.kill()
+        yield make
 
 
 class Api:
@@ -179,7 +246,8 @@ _demo_hash = functools.cache(passwords.hash_password)
 
 
 @pytest.fixture
-def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
+def api(store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        request: pytest.FixtureRequest) -> Iterator[Api]:
     monkeypatch.setattr(passwords, "hash_password", _demo_hash)
     clock = ManualClock()
     tokens: list[str] = []
@@ -187,7 +255,9 @@ def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
     async def ready(service: Service) -> None:
         tokens.append(await demo.ensure(service))
 
-    app = create_app(Settings(db=str(tmp_path / "roost.db"), keepalive=0.2, simulate=False),
-                     clock=clock, on_ready=ready)
+    db = (emptied(request.getfixturevalue("postgres_for_api")) if store == "postgres"
+          else str(tmp_path / "roost.db"))
+    app = create_app(Settings(db=db, keepalive=0.2, simulate=False), clock=clock,
+                     on_ready=ready)
     with TestClient(app) as client:
         yield Api(client, app.state.service, clock, tokens[0])

@@ -1,6 +1,7 @@
 """Account changes reach a running server whoever makes them: here the ``roost`` command line,
 a separate process writing the server's SQLite file. And one server per file: a second one
-refuses to start, while the command line keeps working beside the first.
+refuses to start, while the command line keeps working beside the first. On SQLite and on
+PostgreSQL.
 """
 
 from __future__ import annotations
@@ -11,13 +12,15 @@ import time
 from pathlib import Path
 
 import httpx
-from conftest import Api, RoostProcess, free_port
+from conftest import BOTH_STORES, SQLITE_ONLY, Api, RoostProcess, free_port
 from permissions_helpers import grant_token_in
 from sse import EOF, Event, Stream
 
 from roost import demo
 
 THERMOSTAT_READ = "Thermostat read"
+
+pytestmark = BOTH_STORES
 
 
 def roost(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -79,6 +82,7 @@ def test_a_product_edited_on_the_command_line_keeps_its_streams(
         stream.close()
 
 
+@SQLITE_ONLY  # a file's lock; PostgreSQL's is in test_postgres_serve.py
 def test_a_second_server_on_the_same_file_refuses_to_start(make_server: object,
                                                              tmp_path: Path) -> None:
     db = tmp_path / "shared.db"

@@ -1,13 +1,16 @@
-"""Durability of the embedded SQLite store, against a real ``roost serve`` process (goals D1, D4).
+"""Durability of Roost's stores, against a real ``roost serve`` process (goals D1, D4).
 
 Writes go over HTTP to 127.0.0.1; a write counts as acknowledged only when its full 200
 response was received. A write in flight when the server is killed is indeterminate: it may or
 may not be stored, but nothing older than the last acknowledged value may ever come back. After
-each restart the file is also opened directly with ``sqlite3``.
+each restart the database is also read directly: the SQLite file with ``sqlite3``, or the
+PostgreSQL database with psycopg. The tests marked ``BOTH_STORES`` run on each store; the
+others are about SQLite's file and its lock.
 
-Some tests hold the file's write lock from a connection of their own, to keep Roost's commits
-waiting: no write may be answered before its own commit, and a write answered with an error
-must not reach the file by way of a later one.
+Some tests hold back Roost's commits from a connection of their own (SQLite's write lock, or
+on PostgreSQL a lock on the change log every write inserts into): no write may be answered
+before its own commit, and a write answered with an error must not reach the database by way
+of a later one.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import struct
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -28,6 +31,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import psycopg
+from conftest import BOTH_STORES, is_postgres
 
 from roost.clock import iso
 from roost.model import units
@@ -36,28 +41,58 @@ from roost.model.schema import FIELDS
 if TYPE_CHECKING:
     from conftest import RoostProcess
 
-# -- the file, read directly ----------------------------------------------------------------------
+# -- the database, read directly ------------------------------------------------------------------
+
+
+class _Postgres:
+    """A psycopg connection taking the same ``?`` queries as sqlite3's."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor[Any]:
+        return self._conn.execute(sql.replace("?", "%s"), params)  # type: ignore[arg-type]
 
 
 @contextmanager
-def open_db(db: Path) -> Iterator[sqlite3.Connection]:
-    """A connection of our own to the server's file (it never writes; at most it holds the
-    write lock for a while)."""
-    with closing(sqlite3.connect(db, timeout=10, isolation_level=None)) as conn:
-        yield conn
+def open_db(db: Path | str) -> Iterator[Any]:
+    """A connection of our own to the server's database (it never writes; at most it holds
+    the writes back for a while)."""
+    if is_postgres(db):
+        with psycopg.connect(str(db), autocommit=True) as conn:
+            yield _Postgres(conn)
+    else:
+        with closing(sqlite3.connect(db, timeout=10, isolation_level=None)) as conn:
+            yield conn
 
 
-def integrity(db: Path) -> str:
+@contextmanager
+def writes_held(db: Path | str) -> Iterator[Callable[[], None]]:
+    """Keep Roost's commits waiting until the function yielded is called: SQLite's write
+    lock on the file, or on PostgreSQL a lock on the change log that no insert passes."""
     with open_db(db) as conn:
-        return "\n".join(row[0] for row in conn.execute("PRAGMA integrity_check"))
+        if is_postgres(db):
+            conn.execute("BEGIN")
+            conn.execute("LOCK TABLE changes IN EXCLUSIVE MODE")
+        else:
+            conn.execute("BEGIN IMMEDIATE")  # Roost's writer waits on this (busy_timeout 5 s)
+        yield lambda: conn.execute("ROLLBACK")
 
 
-def object_rows(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
+def assert_intact(db: Path | str) -> None:
+    """SQLite's own check of the file. A PostgreSQL database has no file of Roost's: the
+    server keeps its own files whole, and what Roost stored is checked by the callers."""
+    if not is_postgres(db):
+        with open_db(db) as conn:
+            assert [row[0] for row in conn.execute("PRAGMA integrity_check")] == ["ok"]
+
+
+def object_rows(conn: Any) -> list[tuple[Any, ...]]:
     return conn.execute("SELECT kind, id, user_id, structure_id, version, data FROM objects "
                         "ORDER BY kind, id").fetchall()
 
 
-def change_stats(conn: sqlite3.Connection) -> tuple[int, int]:
+def change_stats(conn: Any) -> tuple[int, int]:
     """(number of change rows, highest seq)."""
     count, top = conn.execute("SELECT count(*), coalesce(max(seq), 0) FROM changes").fetchone()
     return count, top
@@ -70,8 +105,8 @@ def api_objects(tree: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
     return found
 
 
-def assert_file_matches_api(db: Path, tree: dict[str, Any]) -> int:
-    """The file holds exactly the objects the API shows, and every field the API shows that is
+def assert_stored_matches_api(db: Path | str, tree: dict[str, Any]) -> int:
+    """The database holds exactly the objects the API shows, and every field the API shows that is
     stored in the file has the stored value (°F/°C and rounded views computed from it).
     Returns how many field values were compared."""
     shown = api_objects(tree)
@@ -94,14 +129,18 @@ def assert_file_matches_api(db: Path, tree: dict[str, Any]) -> int:
     return compared
 
 
-def assert_change_log_consistent(db: Path) -> int:
+def assert_change_log_consistent(db: Path | str) -> int:
     """The change log has no gaps, and each object's versions follow one another in commit
-    order up to the version stored in its row. Returns the number of change rows."""
+    order up to the version stored in its row. Returns the number of change rows.
+
+    PostgreSQL hands out a change's number at insert, outside the transaction: a write cut
+    off by a kill leaves its number unused. There the numbers need only increase."""
     with open_db(db) as conn:
         seqs = [row[0] for row in conn.execute("SELECT seq FROM changes ORDER BY seq")]
         changes = conn.execute("SELECT seq, objects FROM changes ORDER BY seq").fetchall()
         stored = {(k, i): v for k, i, v in conn.execute("SELECT kind, id, version FROM objects")}
-    assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), "gap in the change log"
+    if not is_postgres(db):
+        assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), "gap in the change log"
     versions: dict[tuple[str, str], list[int]] = defaultdict(list)
     for _seq, objects in changes:
         for kind, id, version in json.loads(objects):
@@ -131,6 +170,31 @@ def wal_commit_frames(db: Path) -> tuple[tuple[int, int] | None, int]:
             break  # a frame of an earlier generation: the current one ends here
         commits += size_after_commit != 0
     return salts, commits
+
+
+def change_stats_of(db: Path | str) -> tuple[int, int]:
+    with open_db(db) as conn:
+        return change_stats(conn)
+
+
+def commit_mark(db: Path | str) -> Any:
+    """Where the database's transactions stand, for ``transactions_since``."""
+    return change_stats_of(db)[1] if is_postgres(db) else wal_commit_frames(Path(db))
+
+
+def transactions_since(db: Path | str, mark: Any) -> int:
+    """How many transactions wrote since ``mark``: on PostgreSQL the distinct transaction ids
+    (``xmin``) of the change rows after it (a row written in a savepoint has the savepoint's
+    own id, so this is at most too many); on SQLite the WAL's commit frames (nothing else
+    writes, and the WAL restarts only after a checkpoint: if it restarted at the first of
+    these commits, all of its commits are ours)."""
+    if is_postgres(db):
+        with open_db(db) as conn:
+            return int(conn.execute("SELECT count(DISTINCT xmin::text) FROM changes "
+                                    "WHERE seq > ?", (mark,)).fetchone()[0])
+    salts, commits = mark
+    salts_now, commits_now = wal_commit_frames(Path(db))
+    return commits_now - commits if salts_now == salts else commits_now
 
 
 # -- the demo home --------------------------------------------------------------------------------
@@ -260,7 +324,7 @@ def kill_round(server: RoostProcess, registers: list[Register], rng: random.Rand
         assert not r.failed, f"{r.name}: writes refused during the burst: {r.failed[:3]}"
     burst.rounds += 1
     burst.acked += sum(len(r.acked) for r in registers)
-    assert integrity(server.db) == "ok"
+    assert_intact(server.db)
     return tree
 
 
@@ -272,6 +336,7 @@ def put_ok(client: httpx.Client, path: str, body: Any) -> None:
     assert response.status_code == 200, response.text
 
 
+@BOTH_STORES
 def test_writes_survive_graceful_and_kill_restarts(roost_server: RoostProcess) -> None:
     server = roost_server
     ids = Ids.of(get_tree(server))
@@ -326,8 +391,8 @@ def test_writes_survive_graceful_and_kill_restarts(roost_server: RoostProcess) -
     assert (s["name"], s["away"]) == ("Cabin", "home")
     assert (living["hvac_mode"], living["target_temperature_f"]) == ("cool", 75)
     assert (bedroom["hvac_mode"], bedroom["label"]) == ("heat-cool", "guest")
-    assert integrity(server.db) == "ok"
-    assert_file_matches_api(server.db, after)
+    assert_intact(server.db)
+    assert_stored_matches_api(server.db, after)
     assert_change_log_consistent(server.db)
 
 
@@ -338,6 +403,7 @@ MIN_ACKED = 2_000
 MAX_ROUNDS = 60
 
 
+@BOTH_STORES
 def test_kill_during_writes_loses_no_acknowledged_write(roost_server: RoostProcess) -> None:
     server = roost_server
     tree = get_tree(server)
@@ -380,13 +446,13 @@ def test_kill_during_writes_loses_no_acknowledged_write(roost_server: RoostProce
 
     # The file on its own: checked while the server runs, then after one last kill -9 with
     # recovery done by a connection of our own instead of by the server.
-    assert integrity(server.db) == "ok"
-    assert assert_file_matches_api(server.db, tree) > 0
+    assert_intact(server.db)
+    assert assert_stored_matches_api(server.db, tree) > 0
     changes = assert_change_log_consistent(server.db)
     assert changes > burst.acked  # the demo home's creation, then one per write
     server.kill()
-    assert integrity(server.db) == "ok"
-    assert assert_file_matches_api(server.db, tree) > 0
+    assert_intact(server.db)
+    assert assert_stored_matches_api(server.db, tree) > 0
     with open_db(server.db) as conn:
         data = {(k, i): json.loads(d) for k, i, *_, d in object_rows(conn)}
     assert data[("structures", sid)]["name"] == registers[0].stored
@@ -400,6 +466,7 @@ def test_kill_during_writes_loses_no_acknowledged_write(roost_server: RoostProce
 AWAY_ROUNDS = 20
 
 
+@BOTH_STORES
 def test_away_and_its_thermostats_commit_together(roost_server: RoostProcess) -> None:
     """Away puts both thermostats in Eco and home brings them back, in the same commit as the
     structure, so no restart and no read may ever show one without the other."""
@@ -468,8 +535,8 @@ def test_away_and_its_thermostats_commit_together(roost_server: RoostProcess) ->
             burst.acked += len(r.acked)
     with open_db(server.db) as conn:
         data = {(k, i): json.loads(d) for k, i, *_, d in object_rows(conn)}
-        together = [json.loads(o) for (o,) in conn.execute(
-            "SELECT objects FROM changes WHERE json_array_length(objects) > 1 AND seq > 1")]
+        together = [listed for (o,) in conn.execute("SELECT objects FROM changes WHERE seq > 1")
+                    if len(listed := json.loads(o)) > 1]
     print("\n" + burst.report("D4 away toggles") + f", {len(together)} commits of a structure "
           f"with its thermostats, {reads[0]} reads during the bursts, away after {aways} of "
           f"{AWAY_ROUNDS} restarts")
@@ -482,14 +549,15 @@ def test_away_and_its_thermostats_commit_together(roost_server: RoostProcess) ->
         d = data[("thermostats", id)]
         assert d["hvac_mode"] == ("eco" if away else mode)
         assert (d.get("eco_reason") == "away") == away
-    assert_file_matches_api(server.db, tree)
+    assert_stored_matches_api(server.db, tree)
     assert_change_log_consistent(server.db)
 
 
 # -- 4. a refused write changes nothing (D4) ------------------------------------------------------
 
 
-def test_refused_writes_leave_the_file_unchanged(roost_server: RoostProcess) -> None:
+@BOTH_STORES
+def test_refused_writes_leave_the_database_unchanged(roost_server: RoostProcess) -> None:
     server = roost_server
     ids = Ids.of(get_tree(server))
     lr, br = ids.thermostat(ids.living_room), ids.thermostat(ids.bedroom)
@@ -544,8 +612,9 @@ def test_refused_writes_leave_the_file_unchanged(roost_server: RoostProcess) -> 
     with open_db(server.db) as conn:
         assert object_rows(conn) == rows
         assert change_stats(conn) == stats
-    for name in (server.db, Path(f"{server.db}-wal")):
-        assert b"must-not-stick" not in Path(name).read_bytes()
+    if not is_postgres(server.db):  # not even in the file's free pages
+        for name in (server.db, Path(f"{server.db}-wal")):
+            assert b"must-not-stick" not in Path(name).read_bytes()
 
     # The next good write is one change on top, carrying nothing of the refused ones.
     with server.client() as c:
@@ -567,6 +636,7 @@ def test_refused_writes_leave_the_file_unchanged(roost_server: RoostProcess) -> 
 # -- 5. group commit groups, and still records one change per write -------------------------------
 
 
+@BOTH_STORES
 def test_group_commit_records_every_write(roost_server: RoostProcess) -> None:
     server = roost_server
     ids = Ids.of(get_tree(server))
@@ -585,8 +655,7 @@ def test_group_commit_records_every_write(roost_server: RoostProcess) -> None:
         (f"{ids.thermostat(ids.bedroom)}/label", lambda w, n: f"g{w}-{n}"),
         (f"/structures/{sid}/eta", window),
     ]
-    with open_db(server.db) as conn:
-        count0, top0 = change_stats(conn)
+    count0, top0 = change_stats_of(server.db)
 
     # Many concurrent writers, two per field (four on the structure).
     writers, per_writer = 8, 50
@@ -614,8 +683,8 @@ def test_group_commit_records_every_write(roost_server: RoostProcess) -> None:
     assert not errors, errors[:3]
     assert sum(acked) == writers * per_writer
 
-    # Writes that arrive while the file's write lock is held elsewhere wait; none is answered
-    # before its commit, and once the lock is free they go to disk in very few transactions.
+    # Writes that arrive while the database's writes are held elsewhere wait; none is answered
+    # before its commit, and once they are let go they are committed in very few transactions.
     burst = 32
     answered: list[int] = []
     go = threading.Barrier(burst + 1)
@@ -628,24 +697,20 @@ def test_group_commit_records_every_write(roost_server: RoostProcess) -> None:
             answered.append(response.status_code)
 
     threads = [threading.Thread(target=one, args=(k,), daemon=True) for k in range(burst)]
-    with open_db(server.db) as blocker:
-        blocker.execute("BEGIN IMMEDIATE")  # Roost's writer waits on this (busy_timeout 5 s)
-        salts0, commits0 = wal_commit_frames(server.db)
+    with writes_held(server.db) as release:
+        mark = commit_mark(server.db)
         for t in threads:
             t.start()
         go.wait(10)
-        time.sleep(1.0)  # far shorter than the server's busy_timeout
+        time.sleep(1.0)  # far shorter than SQLite's busy_timeout
         assert answered == [], "a write was answered before it was committed"
-        blocker.execute("ROLLBACK")
+        release()
     for t in threads:
         t.join(30)
         assert not t.is_alive()
     assert answered == [200] * burst
-    salts1, commits1 = wal_commit_frames(server.db)
-    # Nothing else writes, and the WAL restarts only after a checkpoint; if it restarted at
-    # the first of these commits, all of its commits are ours.
-    transactions = commits1 - commits0 if salts1 == salts0 else commits1
-    print(f"\ngroup commit: {burst} writes held behind a lock went to disk in "
+    transactions = transactions_since(server.db, mark)
+    print(f"\ngroup commit: {burst} writes held behind a lock were committed in "
           f"{transactions} transaction(s)")
     assert 1 <= transactions <= burst // 4
 
@@ -668,7 +733,7 @@ def test_group_commit_records_every_write(roost_server: RoostProcess) -> None:
                                    + sum(1 for k in range(burst) if k % len(targets) == i))
     assert touched == per_object
     assert_change_log_consistent(server.db)
-    assert integrity(server.db) == "ok"
+    assert_intact(server.db)
 
 
 # -- 6. a write the store refused is not applied by a later one (D1) -----------------------------
@@ -715,7 +780,7 @@ def test_a_failed_commit_is_not_applied_by_the_next_write(roost_server: RoostPro
     label_is_not_the_failed_one()
     server.restart()
     tree = label_is_not_the_failed_one()
-    assert_file_matches_api(server.db, tree)
+    assert_stored_matches_api(server.db, tree)
     assert_change_log_consistent(server.db)
     with server.client() as c:  # and the next write goes through
         put_ok(c, f"{lr}/target_temperature_f", 73)
@@ -725,6 +790,7 @@ def test_a_failed_commit_is_not_applied_by_the_next_write(roost_server: RoostPro
 # -- 7. a write that repeats one still in flight is not answered before it (D1) --------------------
 
 
+@BOTH_STORES
 def test_a_repeated_write_waits_for_the_commit_it_repeats(roost_server: RoostProcess) -> None:
     """A write that changes nothing needs no commit of its own, but if the value it repeats is
     still waiting for its commit, answering at once would acknowledge a value not yet durable."""
@@ -742,14 +808,13 @@ def test_a_repeated_write_waits_for_the_commit_it_repeats(roost_server: RoostPro
 
     writes = [threading.Thread(target=put, args=(name,), daemon=True)
               for name in ("first", "second")]
-    with open_db(server.db) as blocker:
-        blocker.execute("BEGIN IMMEDIATE")  # the first write's commit waits behind this
+    with writes_held(server.db) as release:  # the first write's commit waits behind this
         for t in writes:
             t.start()
             time.sleep(0.5)
         answered_before_kill = dict(answers)
         server.kill()
-        blocker.execute("ROLLBACK")
+        release()
     for t in writes:
         t.join(10)
     assert answered_before_kill == {}, "answered before anything was committed"

@@ -1,7 +1,8 @@
 """Writes through the legacy API, seen through the Works with Nest API (REST and a stream)
 and through the buckets again; refusals in the legacy shape that leave the home as it was.
 
-Bodies go out as python-nest 2.x sends them: a JSON string with no Content-Type.
+Bodies go out as python-nest 2.x sends them: a JSON string with no Content-Type. Every test
+runs on SQLite and on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import Api
+from conftest import BOTH_STORES, Api
 from legacy_helpers import Legacy, assert_error, ms, sign_in
 from permissions_helpers import next_event, subscribe
 
@@ -17,6 +18,8 @@ from roost.model import schedule, units
 from roost.simulator.alarms import trigger
 from roost.simulator.runner import Simulator
 from roost.weather import Weather
+
+pytestmark = BOTH_STORES
 
 
 @pytest.fixture

@@ -2,7 +2,8 @@
 
 Every data location a Works with Nest client reads (``/``, collections, one device or
 structure, one field, wheres, metadata), the two ways to present a token, the 307 front door
-that clients first reach, the OpenAPI document and the methods that are refused.
+that clients first reach, the OpenAPI document and the methods that are refused. Every test
+runs on SQLite and on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -12,24 +13,28 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import httpx
 import pytest
-from conftest import RoostProcess, free_port
+from conftest import BOTH_STORES, RoostProcess, free_port, new_database
 
 from roost.model.schema import FIELDS
 
 AUTH_ERROR = "https://developer.nest.com/documentation/cloud/error-messages#auth-error"
 ERROR_BASE = "https://developer.nest.com/documentation/cloud/error-messages#"
 
+pytestmark = BOTH_STORES
+
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RoostProcess]:
+def server(store: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RoostProcess]:
     """One demo server for the read-only tests of this module."""
-    process = RoostProcess(tmp_path_factory.mktemp("reads") / "roost.db").start()
-    yield process
-    process.kill()
+    with ExitStack() as stack:
+        process = RoostProcess(new_database(store, tmp_path_factory.mktemp("reads"), stack))
+        stack.callback(process.kill)
+        yield process.start()
 
 
 @pytest.fixture(scope="module")

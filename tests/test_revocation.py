@@ -1,5 +1,6 @@
 """Revoking a token (``DELETE /oauth2/access_tokens/<token>``) against a real server: later
-requests get 401, its open streams get ``auth_revoked`` and end, other tokens are untouched."""
+requests get 401, its open streams get ``auth_revoked`` and end, other tokens are untouched.
+On SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import time
 from typing import Any
 
 import httpx
-from conftest import RoostProcess
+from conftest import BOTH_STORES, RoostProcess
+
+pytestmark = BOTH_STORES
 
 
 def new_token(server: RoostProcess) -> str:

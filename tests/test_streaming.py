@@ -3,33 +3,37 @@
 A client opens ``GET <location>`` with ``Accept: text/event-stream`` and receives ``put``
 events holding the whole value at that location (on connect and after every change), and
 ``keep-alive`` events while nothing changes. Each stream is read by a thread into a queue so
-that every wait here has a deadline.
+that every wait here has a deadline. Every test runs on SQLite and on PostgreSQL.
 """
 
 from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import httpx
 import orjson
 import pytest
-from conftest import Api, RoostProcess, free_port
+from conftest import BOTH_STORES, Api, RoostProcess, free_port, new_database
 from sse import WAIT, Event, Stream
 
 from roost import demo
 from roost.model import paths
 
+pytestmark = BOTH_STORES
+
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RoostProcess]:
+def server(store: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RoostProcess]:
     """A demo server with frequent keep-alives, so idle streams still show signs of life.
     Shared by this module's tests: each compares streams with GETs made at the time."""
-    process = RoostProcess(tmp_path_factory.mktemp("streaming") / "roost.db",
-                           ["--keepalive", "0.3"]).start()
-    yield process
-    process.kill()
+    with ExitStack() as stack:
+        db = new_database(store, tmp_path_factory.mktemp("streaming"), stack)
+        process = RoostProcess(db, ["--keepalive", "0.3"])
+        stack.callback(process.kill)
+        yield process.start()
 
 
 def open_stream(streams: list[Stream], url: str, **kw: Any) -> Stream:

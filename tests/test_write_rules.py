@@ -8,6 +8,7 @@ texts are Nest's observed ones.
 Demo home (see ``roost/demo.py``): Living Room is a heat pump with a fan and emergency heat, in
 heat mode at 70 °F; Bedroom is heat-cool 68-75 °F, locked to 66-78 °F, no fan, label
 "upstairs"; one Protect; one camera. The manual clock starts at 2026-01-15 12:00 UTC.
+Every case runs on SQLite and on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -19,8 +20,11 @@ from typing import Any
 from unittest.mock import ANY
 
 import pytest
+from conftest import BOTH_STORES
 
 from roost.auth.principal import system
+
+pytestmark = BOTH_STORES
 
 TYPE = "https://developer.nest.com/documentation/cloud/error-messages#"
 EPOCH = "1970-01-01T00:00:00.000Z"

@@ -3,8 +3,10 @@
 The same SQL as :mod:`roost.store.sqlite` (``queries``, ``devices`` and the commit of home
 objects), spoken through :class:`_Connection`, which turns SQLite's dialect into
 PostgreSQL's. And the same writer: one thread with its own connection takes the writes queued
-together as one transaction (group commit), each in its own savepoint, and answers each only
-after ``COMMIT`` returns, so acknowledged means committed in PostgreSQL.
+together as one transaction (group commit) and answers each only after ``COMMIT`` returns, so
+acknowledged means committed in PostgreSQL. A batch of writes to the home goes in one round
+trip (pipeline mode, :mod:`roost.store.postgres_batch`); any other, each job in its own
+savepoint.
 
 Several serving processes share one database: each serves the homes of the slots it holds a
 lease on (:mod:`roost.store.leases`, docs/scale-out.md), and every commit of home objects
@@ -49,7 +51,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.pq import ConnStatus, TransactionStatus
 
 from roost.model.home import Change, Obj
-from roost.store import queries, schema, slots
+from roost.store import postgres_batch, queries, schema, slots
 from roost.store.base import (
     Duplicate,
     Fenced,
@@ -98,7 +100,7 @@ _NUMBERED_EVENT = ("WITH n AS (UPDATE event_counter SET seq = seq + 1 RETURNING 
 # A commit's fence: its slots still this owner's at the epochs it took them at. The row locks
 # hold a takeover back until this transaction ends.
 _FENCE = ("UPDATE slots SET epoch = epoch WHERE owner = ? AND (slot, epoch) IN "
-          "(SELECT * FROM unnest(?::integer[], ?::bigint[]))")
+          "(SELECT * FROM unnest(?::integer[], ?::bigint[])) RETURNING slot, epoch")
 
 
 class _Cursor:
@@ -127,7 +129,9 @@ class _Connection:
 
     def __init__(self, url: str) -> None:
         given = conninfo_to_dict(url)
-        self._conn = psycopg.connect(url, autocommit=True, **{
+        # psycopg's own preparing is off: seeing a ROLLBACK, it deallocates every prepared
+        # statement of the session, the writer's named ones too (postgres_batch).
+        self._conn = psycopg.connect(url, autocommit=True, prepare_threshold=None, **{
             key: value for key, value in BOUNDS.items() if key not in given})
         self._conn.execute(f"SET idle_in_transaction_session_timeout = {IDLE_IN_TRANSACTION_MS}")
         self._closing = threading.Lock()
@@ -155,6 +159,11 @@ class _Connection:
             row = cursor.fetchone()
             return _Cursor(cursor, None if row is None else int(row[0]))
         return _Cursor(cursor)
+
+    @property
+    def pg(self) -> psycopg.Connection[Any]:
+        """The psycopg connection itself, for the writer's pipeline."""
+        return self._conn
 
     def alive(self) -> bool:
         """Whether an idle connection still stands, without a round trip: one its peer
@@ -283,25 +292,62 @@ class PostgresStore(SQLiteStore):
         return self.ownership
 
     async def commit(self, objects: Iterable[Obj]) -> Change:
-        """Commit with the fence in the same transaction: Fenced (nothing written) if one of
-        the objects' slots is no longer this process's at the epoch it was taken at."""
+        """Commit behind the fence: Fenced (nothing written) if one of the objects' slots is
+        no longer this process's at the epoch it was taken at (checked in :meth:`_begin`, in
+        the committing transaction)."""
         objs = tuple(objects)
         if self.ownership is None:
             return await super().commit(objs)
         held = self.ownership.held
-        owner = self.ownership.owner
-        chosen = sorted({slots.slot_of(o.user_id) for o in objs})
-        if any(s not in held for s in chosen):
-            raise Fenced(s for s in chosen if s not in held)
-        epochs = [held[s] for s in chosen]
+        chosen = {slots.slot_of(o.user_id) for o in objs}
+        if not chosen <= held.keys():
+            raise Fenced(chosen - held.keys())
         job = _commit_job(objs)
+        return await self._submit(_Pending(lambda conn, events: job(conn), self._new_future(),
+                                           objs, fence=frozenset((s, held[s]) for s in chosen)))
 
-        def fenced(conn: Any, events: list[AccountEvent]) -> Change:
-            if conn.execute(_FENCE, (owner, chosen, epochs)).rowcount != len(chosen):
-                raise Fenced(chosen)
-            return job(conn)
+    def _fence(self, batch: list[_Pending]) -> postgres_batch.Fence | None:
+        wanted = sorted(frozenset().union(*(item.fence for item in batch)))
+        if not wanted or self.ownership is None:
+            return None
+        return self.ownership.owner, [s for s, _ in wanted], [e for _, e in wanted]
 
-        return await self._submit(_Pending(fenced, self._new_future(), objs))
+    def _begin(self, conn: Any, batch: list[_Pending]) -> list[_Pending]:
+        """Begin the batch's transaction and take the fence of all its commits at once: the
+        slots' row locks, held to the end of the transaction, keep a takeover waiting until
+        it has ended. A commit whose slot moved is refused (Fenced) and left out."""
+        conn.execute("BEGIN")
+        fence = self._fence(batch)
+        if fence is None:
+            return batch
+        kept = set(map(tuple, conn.execute(_FENCE, fence).fetchall()))
+        running = []
+        for item in batch:
+            if item.fence <= kept:
+                running.append(item)
+            else:
+                item.error = Fenced(slot for slot, _ in item.fence - kept)
+        return running
+
+    def _run_batch(self, conn: Any, batch: list[_Pending]) -> None:
+        """A batch of writes to the home in one round trip (``postgres_batch``); any other
+        batch, or one whose pipeline failed, one savepoint per write as in SQLite."""
+        if postgres_batch.pipelines(batch):
+            try:
+                postgres_batch.run(conn.pg, batch, self._fence(batch))
+                return
+            except Exception:  # nothing committed: each write's own checks tell which failed
+                if conn.broken:
+                    # The connection broke with the pipeline's COMMIT perhaps on its way;
+                    # its change numbers never came back (_settle reads the objects instead).
+                    conn.unsure = True
+                    for item in batch:
+                        item.result = None
+                        item.error = Unavailable("lost the database")
+                    return
+                for item in batch:
+                    item.error = None
+        super()._run_batch(conn, batch)
 
     def _end_old_session(self, conn: _Connection) -> None:
         """End the writer's previous session, if the database still runs it (cut off, and the
@@ -492,6 +538,9 @@ class PostgresStore(SQLiteStore):
         events are published now, before anything else is written, as if answered late (its
         writers were answered 503). If not, nothing of it is shown: the home never took it."""
         batch = self._unsure
+        if batch and postgres_batch.pipelines(batch) and batch[0].result is None:
+            self._settle_pipelined(conn, batch)
+            return
         changes = [item.result.seq for item in batch if isinstance(item.result, Change)]
         events = [event.seq for item in batch for event in item.events]
         if not changes and not events:
@@ -511,3 +560,25 @@ class PostgresStore(SQLiteStore):
                 item.error = None
             assert self._loop is not None
             self._loop.call_soon_threadsafe(self._finish, done)
+
+    def _settle_pipelined(self, conn: _Connection, batch: list[_Pending]) -> None:
+        """:meth:`_settle` of a pipelined batch, one transaction whose change numbers never
+        came back: committed if the first object it wrote is stored as it wrote it (only
+        this process writes its slots' objects; should the slot have moved meanwhile, the
+        home leaves this process anyway)."""
+        assert batch[0].objects is not None
+        first = batch[0].objects[0]
+        row = conn.execute("SELECT version FROM objects WHERE kind = ? AND id = ?",
+                           (first.kind, first.id)).fetchone()
+        committed = row is None if first.deleted else (row is not None and
+                                                         row[0] == first.version)
+        self._unsure = []
+        log.warning("the writes whose commit was cut off were %s", "committed" if committed
+                    else "not committed")
+        if committed:
+            (seq,) = conn.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()
+            for item in batch:
+                assert item.objects is not None
+                item.result, item.error = Change(int(seq), item.objects), None
+            assert self._loop is not None
+            self._loop.call_soon_threadsafe(self._finish, batch)

@@ -67,6 +67,9 @@ class _Pending:
     events: list[AccountEvent] = field(default_factory=list)  # recorded by the job
     result: Any = None
     error: BaseException | None = field(default=None)
+    # The (slot, epoch) pairs a store shared by several processes checks in the committing
+    # transaction (roost.store.postgres); empty for the embedded store.
+    fence: frozenset[tuple[int, int]] = frozenset()
 
 
 class SQLiteStore(Store):
@@ -405,8 +408,7 @@ class SQLiteStore(Store):
 
     def _run_batch(self, conn: sqlite3.Connection, batch: list[_Pending]) -> None:
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            for group in _groups(batch):
+            for group in _groups(self._begin(conn, batch)):
                 if len(group) == 1 or not _run_together(conn, group):
                     for item in group:
                         _run_alone(conn, item)
@@ -416,6 +418,11 @@ class SQLiteStore(Store):
                 conn.execute("ROLLBACK")
             for item in batch:
                 item.error = exc
+
+    def _begin(self, conn: Any, batch: list[_Pending]) -> list[_Pending]:
+        """Begin the batch's transaction; the jobs to run in it (all of them here)."""
+        conn.execute("BEGIN IMMEDIATE")
+        return batch
 
     def _finish(self, batch: list[_Pending]) -> None:
         """On the event loop, in commit order: publish each change, then answer its writer."""
