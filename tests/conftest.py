@@ -164,9 +164,14 @@ def emptied(url: str) -> str:
     with psycopg.connect(url, autocommit=True) as conn:
         tables = [name for (name,) in conn.execute(
             "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
-            "AND tablename NOT IN ('meta', 'roost_schema')")]
+            "AND tablename NOT IN ('meta', 'roost_schema', 'event_counter', 'slots')")]
         if tables:
             conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")  # type: ignore[arg-type]
+        if conn.execute("SELECT to_regclass('slots')").fetchone() != (None,):
+            # Tables whose rows the schema makes: as a new database has them.
+            conn.execute("UPDATE event_counter SET seq = 0")
+            conn.execute("UPDATE slots SET owner = NULL, url = NULL, epoch = 0, "
+                         "lease_until = NULL")
     return url
 
 
