@@ -41,17 +41,24 @@ log = logging.getLogger("roost.leases")
 
 HEARTBEAT = ("INSERT INTO members (owner, url, seen) VALUES (%s, %s, now()) "
              "ON CONFLICT (owner) DO UPDATE SET url = excluded.url, seen = now()")
+# Every statement that locks several slot rows locks them in slot order (a locking SELECT
+# sorted by slot), as the commits' fence does: in any other order a renewal and a commit of
+# one process could each hold a row the other waits for (a deadlock PostgreSQL breaks only
+# after deadlock_timeout, failing one of them).
 RENEW = ("UPDATE slots SET lease_until = now() + make_interval(secs => %s) "
-         "WHERE owner = %s RETURNING slot, epoch")
+         "WHERE slot IN (SELECT slot FROM slots WHERE owner = %s ORDER BY slot FOR UPDATE) "
+         "RETURNING slot, epoch")
 MEMBERS = "SELECT count(*) FROM members WHERE seen > now() - make_interval(secs => %s)"
 CLAIM = ("UPDATE slots SET owner = %s, url = %s, epoch = epoch + 1, "
          "lease_until = now() + make_interval(secs => %s) "
          "WHERE slot IN (SELECT slot FROM slots WHERE owner IS NULL OR lease_until < now() "
          "ORDER BY slot LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING slot, epoch")
 RELEASE = ("UPDATE slots SET owner = NULL, url = NULL, lease_until = now() "
-           "WHERE owner = %s AND slot = ANY(%s)")
+           "WHERE slot IN (SELECT slot FROM slots WHERE owner = %s AND slot = ANY(%s) "
+           "ORDER BY slot FOR UPDATE)")
 LEAVE = ("WITH gone AS (DELETE FROM members WHERE owner = %s) "
-         "UPDATE slots SET owner = NULL, url = NULL, lease_until = now() WHERE owner = %s")
+         "UPDATE slots SET owner = NULL, url = NULL, lease_until = now() "
+         "WHERE slot IN (SELECT slot FROM slots WHERE owner = %s ORDER BY slot FOR UPDATE)")
 # Members not seen for a day are gone for good: their rows would only grow the table.
 FORGET = "DELETE FROM members WHERE seen < now() - interval '1 day'"
 USERS = "SELECT id FROM users"

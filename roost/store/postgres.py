@@ -99,8 +99,8 @@ _NUMBERED_EVENT = ("WITH n AS (UPDATE event_counter SET seq = seq + 1 RETURNING 
                    "SELECT n.seq, ?, ?, ?, ? FROM n")
 # A commit's fence: its slots still this owner's at the epochs it took them at. The row locks
 # hold a takeover back until this transaction ends.
-_FENCE = ("UPDATE slots SET epoch = epoch WHERE owner = ? AND (slot, epoch) IN "
-          "(SELECT * FROM unnest(?::integer[], ?::bigint[])) RETURNING slot, epoch")
+_FENCE = ("SELECT slot, epoch FROM slots WHERE owner = ? AND (slot, epoch) IN "
+          "(SELECT * FROM unnest(?::integer[], ?::bigint[])) ORDER BY slot FOR UPDATE")
 
 
 class _Cursor:

@@ -53,8 +53,8 @@ def pipelines(batch: list[_Pending]) -> bool:
 # The fence of several processes over one database (roost.store.postgres): the slots still
 # this owner's at these epochs, or an error that fails the pipeline (and the batch then runs
 # the other way, where the writes whose slot moved are told apart).
-_FENCED = ("WITH fenced AS (UPDATE slots SET epoch = epoch WHERE owner = %s AND (slot, epoch) "
-           "IN (SELECT * FROM unnest(%s::integer[], %s::bigint[])) RETURNING 1) "
+_FENCED = ("WITH fenced AS (SELECT 1 FROM slots WHERE owner = %s AND (slot, epoch) IN "
+           "(SELECT * FROM unnest(%s::integer[], %s::bigint[])) ORDER BY slot FOR UPDATE) "
            "SELECT 1 / (count(*) = %s)::integer FROM fenced")
 
 Fence = tuple[str, list[int], list[int]]  # owner, slots, their epochs
