@@ -24,13 +24,13 @@ from roost.cli_sim import sim
 from roost.clock import system_clock
 from roost.http.deadline import HEADER_TIMEOUT
 from roost.model.schema import PERMISSIONS
-from roost.server import DevicePort
+from roost.server import DevicePort, serve_door
 from roost.server import serve as run_server
 from roost.service import Service
 from roost.settings import PORT, MqttSettings, Settings
 from roost.simulator.clock import accelerated
 from roost.simulator.presence import WEEKDAYS
-from roost.store import StoreInUse
+from roost.store import StoreInUse, is_database_url
 from roost.store.base import Duplicate, Store
 from roost.store.records import Client
 
@@ -58,7 +58,8 @@ main.add_command(device)
               "token for the user.")
 @click.option("--redirect-port", type=click.IntRange(1, 65535), default=None,
               help="Also listen here and answer every request with a 307 to --port, as Nest's "
-              "developer-api front door did.")
+              "developer-api front door did; on a postgresql:// database, to the process "
+              "serving the token's home, as `roost door` does.")
 @click.option("--keepalive", default=30.0, show_default=True, type=float,
               help="Seconds between keep-alive events on idle streams.")
 @click.option("--synchronous", type=click.Choice(["FULL", "NORMAL"]), default="FULL",
@@ -160,7 +161,7 @@ def serve(host: str, port: int, db: str, with_demo: bool, redirect_port: int | N
                 console.print(f"demo product: {home.product.id} (its secret was printed when "
                               "it was created; `roost client delete` it to get a new one)",
                               soft_wrap=True)
-        console.print(f"Roost serving {scheme}://{host}:{port}/ from {db}")
+        console.print(f"Roost serving {scheme}://{host}:{port}/ from {shown_db(db)}")
         console.print(f"web app: {scheme}://{host}:{port}/app")
         if redirect_port is not None:
             console.print(f"front door: http://{host}:{redirect_port}/ redirects to it")
@@ -186,6 +187,39 @@ def serve(host: str, port: int, db: str, with_demo: bool, redirect_port: int | N
         # uvicorn shuts down cleanly on Ctrl-C and then raises it again: after serving that
         # is the way out (0); before, an interrupted start (130, as shells report SIGINT).
         raise SystemExit(0 if serving else 130) from None
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=PORT, show_default=True, type=click.IntRange(1, 65535))
+@db_option
+@click.option("--log-level", default="info", show_default=True)
+@click.option("--forwarded-allow-ips", default="", show_default="none",
+              help="Believe X-Forwarded-For and X-Forwarded-Proto only from these addresses.")
+@click.option("--header-timeout", default=HEADER_TIMEOUT, show_default=True,
+              type=click.FloatRange(min=0, min_open=True),
+              help="Close a connection whose request headers are not complete in this many "
+              "seconds.")
+def door(host: str, port: int, db: str, log_level: str, forwarded_allow_ips: str,
+         header_timeout: float) -> None:
+    """The front door of several `roost serve` processes over one PostgreSQL database: a 307
+    to the process serving each token's home (docs/scale-out.md). Holds no home itself."""
+    if not is_database_url(db):
+        raise click.ClickException("the front door needs the postgresql:// database its "
+                                   "servers share (--db)")
+    usable(db)
+    check_port(host, port)
+    console.print(f"Roost front door on http://{host}:{port}/ for the servers of "
+                  f"{shown_db(db)}")
+    try:
+        serve_door(db, host, port, log_level, forwarded_allow_ips, header_timeout)
+    except KeyboardInterrupt:
+        raise SystemExit(0) from None
+
+
+def shown_db(db: str) -> str:
+    """The database as printed: a password in its URL is not."""
+    return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", db)
 
 
 def check_mqtt(url: str | None, user: str | None, prefix: str, discovery: str,

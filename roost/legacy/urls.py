@@ -1,10 +1,13 @@
-"""The addresses a session advertises: all of them this server, as the request reached it."""
+"""The addresses a session advertises: all of them the server of the user's homes, which is
+this one, as the request reached it, unless several processes share the database."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from starlette.requests import Request
+
+from roost.service import Service
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -18,6 +21,13 @@ def origin(request: Request) -> str:
         host = f"[{host}]"
     port = url.port or _DEFAULT_PORTS.get(url.scheme, 80)
     return f"{url.scheme}://{host}:{port}"
+
+
+async def home_origin(service: Service, request: Request, user_id: str) -> str:
+    """The origin of the process serving the user's homes: the live owner of their slot when
+    several processes share the database, so legacy clients go straight there
+    (docs/scale-out.md); this server otherwise, or while the slot has no live owner."""
+    return await service.store.owner_url(user_id) or origin(request)
 
 
 def urls(origin: str) -> dict[str, Any]:

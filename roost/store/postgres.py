@@ -35,6 +35,7 @@ from psycopg.pq import TransactionStatus
 
 from roost.store import queries
 from roost.store.base import Duplicate, StoreError, StoreInUse
+from roost.store.owners import LiveOwners
 from roost.store.records import AccountEvent, User
 from roost.store.sqlite import SQLiteStore
 
@@ -227,6 +228,7 @@ class PostgresStore(SQLiteStore):
         self.url = url
         self._claimed = False
         self._seen: tuple[int, int] | None = None
+        self._owners: LiveOwners | None = None
 
     def _connect(self) -> _Connection:  # type: ignore[override]
         try:
@@ -262,6 +264,18 @@ class PostgresStore(SQLiteStore):
             self._reader.close()  # ends the session: the advisory lock goes with it
             self._reader = None
         self._claimed = False
+
+    async def stop(self) -> None:
+        await super().stop()
+        if self._owners is not None:
+            await self._owners.close()
+            self._owners = None
+
+    async def owner_url(self, user_id: str) -> str | None:
+        """The live owner of the user's slot (read at most once a second)."""
+        if self._owners is None:
+            self._owners = LiveOwners(self.url)
+        return await self._owners.url_of(user_id)
 
     async def create_user(self, email: str, password_hash: str) -> User:
         def job(conn: Any, events: list[AccountEvent]) -> User:
