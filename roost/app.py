@@ -33,6 +33,7 @@ from roost.simulator.control import Control, ControlError
 from roost.simulator.routes import SimApi
 from roost.simulator.runner import Simulator
 from roost.store import open_store
+from roost.store.base import LeaseTiming
 from roost.weather import Outdoors
 from roost.web import consent
 from roost.web import routes as web
@@ -70,7 +71,9 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock,
                on_ready: Callable[[Service], Awaitable[None]] | None = None) -> Starlette:
     """The app; ``on_ready`` runs once the store is open and before requests are served."""
     settings = settings or Settings()
-    service = Service(open_store(settings.db, settings.synchronous), clock)
+    store = open_store(settings.db, settings.synchronous)
+    service = Service(store, clock, store.join(settings.advertise_url,
+                                               LeaseTiming(*settings.lease)))
     spec = openapi.document()
     developer = DeveloperApi(service, settings.max_body, settings.session_control)
     outdoors = Outdoors()

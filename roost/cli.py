@@ -116,6 +116,12 @@ main.add_command(device)
               type=click.FloatRange(min=0, min_open=True),
               help="Close a connection whose request headers are not complete in this many "
               "seconds.")
+@click.option("--advertise-url", metavar="URL",
+              help="Where clients reach this server (default: http[s]://HOST:PORT). With a "
+              "postgresql:// database shared by several servers, requests for homes another "
+              "one serves are sent there with a 307 (docs/scale-out.md).")
+@click.option("--lease-seconds", default="10,2,6", hidden=True, callback=lambda c, p, v:
+              check_lease(v), help="Slot leases: lease, renewal, self-fence (for tests).")
 @click.option("--allow-session-control", is_flag=True,
               help="Let legacy password sessions (/user/login) manage products and drive the "
               "simulator, as Roost's own tokens can (docs/security.md).")
@@ -127,7 +133,8 @@ def serve(host: str, port: int, db: str, with_demo: bool, redirect_port: int | N
           mqtt_url: str | None, mqtt_user: str | None, mqtt_all_users: bool,
           mqtt_cafile: str | None, mqtt_prefix: str,
           mqtt_discovery_prefix: str, log_level: str, forwarded_allow_ips: str,
-          header_timeout: float, allow_session_control: bool) -> None:
+          header_timeout: float, advertise_url: str | None,
+          lease_seconds: tuple[float, float, float], allow_session_control: bool) -> None:
     """Serve the Works with Nest API and the legacy mobile API."""
     check_tls(certfile, keyfile)
     check_tls(device_certfile, device_keyfile, "--device-certfile", "--device-keyfile")
@@ -144,7 +151,8 @@ def serve(host: str, port: int, db: str, with_demo: bool, redirect_port: int | N
                         simulate=simulate, device_origin=device_origin,
                         device_hold=device_hold, device_offline_after=device_offline_after,
                         open_signup=open_signup, session_control=allow_session_control,
-                        mqtt=mqtt)
+                        mqtt=mqtt, advertise_url=advertise_url or f"{scheme}://{host}:{port}",
+                        lease=lease_seconds)
 
     serving: list[bool] = []
 
@@ -249,6 +257,18 @@ def check_mqtt(url: str | None, user: str | None, prefix: str, discovery: str,
             raise click.BadParameter("a topic prefix without + or # or a leading or "
                                      "trailing /", param_hint=f"'{name}'")
     return MqttSettings(url, user, prefix, discovery, all_users, cafile)
+
+
+def check_lease(value: str) -> tuple[float, float, float]:
+    """Three seconds: a lease, its renewal and the self-fence, each shorter than the one
+    before (docs/scale-out.md)."""
+    try:
+        lease, renew, fence = (float(part) for part in value.split(","))
+    except ValueError:
+        raise click.BadParameter("three numbers: lease,renew,fence") from None
+    if not 0 < renew < fence < lease:
+        raise click.BadParameter("0 < renew < fence < lease")
+    return lease, renew, fence
 
 
 def check_port(host: str, port: int) -> None:

@@ -84,7 +84,8 @@ async def prepare(service: Service) -> Demo:
     if user is None:
         password_hash = passwords.hash_password(PASSWORD)
         user = await store.create_user(EMAIL, password_hash)
-    if not any(service.home.of_user(user.id, "structures")):  # also after a first start died
+    # Also after a first start died; never for a home another process serves.
+    if service.serves(user.id) and not any(service.home.of_user(user.id, "structures")):
         await create_home(service, user.id)
     owner_id = user.id
     # Found by name among the user's products: renamed or deleted, a new one is made.

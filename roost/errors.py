@@ -113,11 +113,10 @@ def storage_unavailable() -> ApiError:
     return ApiError(503, "Storage is unavailable, nothing was written", "storage-error")
 
 
-def home_unavailable(retry_after: int) -> ApiError:
-    """No live process serves the home now: its server went away and another has not yet
-    taken it over (docs/scale-out.md)."""
-    return ApiError(503, "The home is moving to another server, try again shortly",
-                    "service-unavailable", headers={"Retry-After": str(retry_after)})
+def moving() -> ApiError:
+    """A home no live process serves at the moment: between owners (docs/scale-out.md)."""
+    return ApiError(503, "This home is moving between servers, try again shortly",
+                    "storage-error", headers={"Retry-After": "1"})
 
 
 # -- shape of a write ---------------------------------------------------------------------

@@ -103,7 +103,7 @@ def serve(app: Starlette, host: str, port: int, redirect_port: int | None = None
             # for the store to open before its token is looked up.
             while not serving.started:
                 await asyncio.sleep(0.02)
-            await app.state.service.authenticate(token)
+            await app.state.service.authenticate(token, here=False)
 
         door = FrontDoor(port, "https" if certfile else "http",
                          host=None if host in ("0.0.0.0", "::") else host,

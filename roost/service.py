@@ -26,13 +26,15 @@ from roost.auth import clients, tokens
 from roost.auth.principal import Principal, View
 from roost.caches import UserCaches
 from roost.clock import Clock, parse, system_clock
+from roost.http.errors import Elsewhere
 from roost.hub import Hub, Subscriber
 from roost.model import document, paths, validate
 from roost.model.home import Change, Home, Key, Obj
 from roost.model.schema import effective, readable
 from roost.rules import lifecycle
-from roost.store.base import Store
+from roost.store.base import Fenced, Ownership, Store
 from roost.store.records import USER_DELETED, AccountEvent, Grant
+from roost.store.slots import slot_of
 
 log = logging.getLogger("roost.service")
 
@@ -48,6 +50,8 @@ CACHED_TREES = 2_000
 CACHED_BODIES = 50_000
 # A token's digest once computed: the hot path looks a seen token up without hashing it.
 _token_key = functools.lru_cache(maxsize=65_536)(tokens.digest)
+# A user's slot once computed: asked on every request when several processes share a database.
+_slot = functools.lru_cache(maxsize=65_536)(slot_of)
 # How often a server looks for account changes another process made (the command line):
 # one cheap check, and a read only when the database changed.
 FOLLOW_INTERVAL = 0.3
@@ -82,10 +86,24 @@ class StreamKey(NamedTuple):
     metadata: tuple[tuple[str, object], ...] = ()
 
 
+def _retrieved(future: asyncio.Future[object]) -> None:
+    """Done-callback of a commit nobody awaits any more: its failure is expected, not news."""
+    if not future.cancelled():
+        future.exception()
+
+
 class Service:
-    def __init__(self, store: Store, clock: Clock = system_clock) -> None:
+    """``ownership``: when several processes share the store, the slots this one serves; only
+    their homes are in memory, and a request for another home is sent to its owner
+    (:meth:`owner_url`). None: the store is this process's alone and every home is served."""
+
+    def __init__(self, store: Store, clock: Clock = system_clock,
+                 ownership: Ownership | None = None) -> None:
         self.store = store
         self.clock = clock
+        self.ownership = ownership
+        # Done with the slots dropped, each time some are: a commit waiting on them ends.
+        self._lost: asyncio.Future[frozenset[int]] | None = None
         self.home = Home()
         self.hub = Hub(self._render)
         # Projections and encoded bodies by user: a change drops only the homes it touched,
@@ -106,14 +124,18 @@ class Service:
     async def start(self) -> None:
         self.store.open()
         await clients.ensure_first_party(self.store)
-        with _kept_for_good():
-            objects, seq = self.store.load()
-            self.home = Home.load(objects, seq)
+        if self.ownership is None:
+            with _kept_for_good():
+                objects, seq = self.store.load()
+                self.home = Home.load(objects, seq)
         self._secret = await self.store.secret()
         # Everything recorded before now is already in what the store answers.
         self._event_seq = await self.store.last_account_event()
         await self.store.data_changed()
         await self.store.start(self._committed, self.account_changed)
+        if self.ownership is not None:
+            self._lost = asyncio.get_running_loop().create_future()
+            await self.ownership.start(self._take, self._drop)
         self._following = asyncio.create_task(self._follow_accounts())
 
     async def stop(self) -> None:
@@ -124,6 +146,8 @@ class Service:
                 await self._following
             self._following = None
         await self.store.stop()
+        if self.ownership is not None:  # after the last commits: the next owner loads them
+            await self.ownership.stop()
 
     def end_streams(self) -> None:
         """End open streams and long-polls: the server is shutting down, and it waits for open
@@ -139,9 +163,11 @@ class Service:
 
     # -- who is asking -----------------------------------------------------------------------
 
-    async def authenticate(self, token: str | None) -> Principal:
+    async def authenticate(self, token: str | None, here: bool = True) -> Principal:
         """The principal of a token; 401 for a missing, unknown, revoked or ended one. A token
-        seen before is answered from memory, without the store."""
+        seen before is answered from memory, without the store. Unless ``here`` is False, a
+        token whose homes another process serves is :class:`Elsewhere` (307 to it), or 503
+        while none does (:meth:`owner_url`)."""
         if not token:
             raise errors.unauthorized()
         key = _token_key(token)
@@ -151,6 +177,10 @@ class Service:
         if principal.expires is not None and principal.expires <= self.clock():
             del self._principals[key]  # it stays refused: the store still says it has ended
             raise errors.unauthorized()
+        if here and self.ownership is not None:
+            owner = await self.owner_url(principal.user_id)
+            if owner is not None:
+                raise Elsewhere(owner)
         return principal
 
     async def _look_up(self, key: str, token: str) -> Principal:
@@ -179,6 +209,50 @@ class Service:
         """Delete a product with its grants, codes and tokens; its tokens' open streams end
         with ``auth_revoked``. False if there is no such product."""
         return await self.store.delete_client(client_id) is not None
+
+    # -- homes served by several processes ---------------------------------------------------
+
+    def serves(self, user_id: str) -> bool:
+        """Whether this process serves the user's homes now."""
+        return self.ownership is None or _slot(user_id) in self.ownership.held
+
+    async def owner_url(self, user_id: str) -> str | None:
+        """Where a user's homes are served: None here; otherwise the URL clients reach their
+        live owner at (LIVE_OWNERS, read at most once a second); 503 with Retry-After while
+        no live process serves them (between owners, or the database out of reach)."""
+        if self.serves(user_id):
+            return None
+        assert self.ownership is not None
+        owner = await self.ownership.owner_url(_slot(user_id))
+        if owner is None:
+            raise errors.moving()
+        return owner
+
+    def _take(self, slots: frozenset[int], objects: list[Obj], seq: int) -> None:
+        """Serve these slots' homes, as the store holds them now."""
+        with _kept_for_good():
+            self.home.add(objects, seq)
+        for user_id in {o.user_id for o in objects}:
+            self._trees.drop(user_id)
+            self._encoded.drop(user_id)
+        log.info("serving %d more slots (%d in all)", len(slots),
+                 len(self.ownership.held) if self.ownership else 0)
+
+    def _drop(self, slots: frozenset[int]) -> None:
+        """Stop serving these slots' homes: forget them, end their streams (clients reconnect
+        and are sent on), wake their long-polls, and answer 503 to commits still waiting."""
+        users = [u for u in self.home.user_ids() if _slot(u) in slots]
+        self.home.drop(users)
+        for user_id in users:
+            self._trees.drop(user_id)
+            self._encoded.drop(user_id)
+        self.hub.close(lambda subscriber: _slot(subscriber.group.user_id) in slots)
+        self._wake([u for u in self._waiting if _slot(u) in slots])
+        if self._lost is not None:
+            lost, self._lost = self._lost, asyncio.get_running_loop().create_future()
+            lost.set_result(slots)
+        log.info("no longer serving %d slots (%d left)", len(slots),
+                 len(self.ownership.held) if self.ownership else 0)
 
     # -- account events ----------------------------------------------------------------------
 
@@ -477,14 +551,43 @@ class Service:
         later writes only; if the commit fails, they are forgotten and nothing was written."""
         updated = int(self.clock().timestamp() * 1000)
         objects = [o.stamped(updated) for o in objects]
+        slots = None
+        if self.ownership is not None:
+            slots = frozenset(_slot(o.user_id) for o in objects)
+            if not slots <= self.ownership.held.keys():
+                raise errors.moving()
         self.home.stage(objects)
         try:
-            return await self.store.commit(objects)
+            if slots is None:
+                return await self.store.commit(objects)
+            return await self._fenced_commit(objects, slots)
         except Exception as exc:
             self.home.unstage(objects)
+            if isinstance(exc, Fenced) and self.ownership is not None:
+                self.ownership.lose(exc.slots)
             raise errors.storage_unavailable() from exc
 
+    async def _fenced_commit(self, objects: list[Obj], slots: frozenset[int]) -> Change:
+        """The commit, unless its slots are dropped first (this process cut off from the
+        database, say): then Fenced at once, never acknowledged; should it still commit, the
+        store's fence proved the slots were this process's in that transaction."""
+        commit = asyncio.ensure_future(self.store.commit(objects))
+        while True:
+            lost = self._lost
+            assert lost is not None
+            await asyncio.wait((commit, lost), return_when=asyncio.FIRST_COMPLETED)
+            if commit.done():
+                return commit.result()
+            if slots & lost.result():
+                commit.add_done_callback(_retrieved)
+                raise Fenced(slots & lost.result())
+
     def _committed(self, change: Change) -> None:
+        if self.ownership is not None:  # a commit that ended after its slots were dropped
+            held = self.ownership.held
+            if any(_slot(o.user_id) not in held for o in change.objects):
+                change = Change(change.seq, tuple(o for o in change.objects
+                                                  if _slot(o.user_id) in held))
         self.home.commit(change)
         user_ids = change.user_ids
         for user_id in user_ids:

@@ -27,6 +27,10 @@ class Settings:
     # Legacy password sessions may also use the developer and simulator control APIs.
     session_control: bool = False
     mqtt: MqttSettings | None = None  # the Home Assistant bridge (docs/mqtt.md); None: off
+    # Several processes over one PostgreSQL database (docs/scale-out.md): where clients reach
+    # this one, and the slot leases' seconds (lease, renewal, self-fence).
+    advertise_url: str = f"http://127.0.0.1:{PORT}"
+    lease: tuple[float, float, float] = (10.0, 2.0, 6.0)
 
 
 @dataclass(frozen=True)

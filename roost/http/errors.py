@@ -12,7 +12,8 @@ handler raises into one of them::
      │                       Nest's envelope): {"error", "error_description", "instance_id"}
      ├── LegacyError         roost.legacy.errors: the legacy mobile API:
      │                       {"error", "error_description"}
-     └── DeveloperError      roost.api.developer: the developer API: {"error", "message"}
+     ├── DeveloperError      roost.api.developer: the developer API: {"error", "message"}
+     └── Elsewhere           307 to the process serving the home, in every API alike
 
 An API's class also names the foreign errors it answers in its own shape (``translations``,
 looked up along the raised error's MRO, as Starlette looks up exception handlers): the legacy
@@ -67,3 +68,16 @@ class HttpError(Exception):
             if translate is not None:
                 return translate(exc)
         return None
+
+
+class Elsewhere(HttpError):
+    """Another process serves this home (several over one database, docs/scale-out.md):
+    every API answers ``307`` to ``origin`` with the request's own path and query."""
+
+    def __init__(self, origin: str) -> None:
+        super().__init__(307, f"served at {origin}")
+        self.origin = origin.rstrip("/")
+
+    def redirect(self, path: str, query: str) -> Response:
+        location = self.origin + path + (f"?{query}" if query else "")
+        return Response(status_code=307, headers={"Location": location})

@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from roost.http.errors import HttpError, Translations
+from roost.http.errors import Elsewhere, HttpError, Translations
 from roost.http.redact import redact
 
 Answer = TypeVar("Answer")
@@ -54,6 +54,9 @@ def guarded(shape: type[HttpError], methods: Sequence[str] = (),
 def answer(shape: type[HttpError], request: Request, exc: Exception,
            extra: Translations | None = None) -> Response:
     """``exc`` answered as ``shape`` answers it; a fault is logged first."""
+    if isinstance(exc, Elsewhere):
+        return exc.redirect(request.scope.get("raw_path", b"").decode("latin-1")
+                            or request.url.path, request.url.query)
     error = shape.adopt(exc, extra)
     if error is not None and request.method not in ("GET", "HEAD") and error.status < 500:
         # A refused write is news to whoever runs the server, not a fault.

@@ -44,7 +44,9 @@ async def principal(service: Service, request: Request) -> Principal:
         raise unauthorized("missing user credentials")
     try:
         found = await service.authenticate(token)  # cached; refuses ended and revoked tokens
-    except errors.ApiError:
+    except errors.ApiError as exc:
+        if exc.status != 401:  # the home between servers (503): not the session's fault
+            raise
         raise unauthorized() from None
     if found.client_id != FIRST_PARTY_CLIENT:
         raise unauthorized()

@@ -89,6 +89,10 @@ class Home:
             if key[0] == kind:
                 yield self.committed[key]
 
+    def user_ids(self) -> list[str]:
+        """The users with objects here."""
+        return list(self._by_user)
+
     def in_structure(self, structure_id: str, kind: str, pending: bool = False) -> list[Obj]:
         found = []
         for key in sorted(self._by_structure.get(structure_id, ())):
@@ -119,6 +123,23 @@ class Home:
             self._put(obj)
         self.unstage(change.objects)
         self.seq = change.seq
+
+    # -- homes served elsewhere (several processes over one database) ----------------------
+
+    def add(self, objects: Iterable[Obj], seq: int) -> None:
+        """Homes this process now serves, as the store holds them; ``seq`` is the store's
+        newest change, so caches keyed by it see that the home moved on."""
+        for obj in objects:
+            self._put(obj)
+        self.seq = max(self.seq, seq)
+
+    def drop(self, user_ids: Iterable[str]) -> None:
+        """Forget these users' homes, committed and pending: another process serves them."""
+        for user_id in user_ids:
+            for key in self._by_user.pop(user_id, set()):
+                obj = self.committed.pop(key)
+                self.pending.pop(key, None)
+                self._by_structure.get(obj.structure_id, set()).discard(key)
 
     def _put(self, obj: Obj) -> None:
         if obj.deleted:

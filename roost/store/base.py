@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from roost.model.home import Change, Obj
 from roost.store.records import (
@@ -53,6 +54,58 @@ class StoreInUse(StoreError):
     """Another server process serves this store, and it cannot be shared."""
 
 
+class Fenced(StoreError):
+    """A commit's slots are no longer this process's (docs/scale-out.md): nothing of it was
+    written."""
+
+    def __init__(self, slots: Iterable[int]) -> None:
+        self.slots = frozenset(slots)
+        super().__init__(f"slots {sorted(self.slots)} are no longer served here")
+
+
+@dataclass(frozen=True)
+class LeaseTiming:
+    """Seconds: a slot's lease on the database's clock, how often it is renewed, and how long
+    without a renewal this process fences itself (well before the lease ends elsewhere)."""
+
+    lease: float = 10.0
+    renew: float = 2.0
+    fence: float = 6.0
+
+
+# The homes of newly owned slots: the slots, every object of their users, and the number of
+# the newest change when they were read.
+Take = Callable[[frozenset[int], list[Obj], int], None]
+Lose = Callable[[frozenset[int]], None]
+
+
+class Ownership(abc.ABC):
+    """Which slots of a shared database this process serves (roost/store/slots.py). Only
+    their homes are in memory here; every commit re-checks, in its own transaction, that
+    their slots are still this process's."""
+
+    # The slots whose homes are in memory here, each with the epoch it was taken at.
+    held: dict[int, int]
+
+    @abc.abstractmethod
+    async def start(self, take: Take, lose: Lose) -> None:
+        """Join: take this process's share of slots (loaded and handed to ``take`` before
+        it returns), then keep the leases and the share on the running loop."""
+
+    @abc.abstractmethod
+    async def stop(self) -> None:
+        """Hand every slot back, so the others take them over at once."""
+
+    @abc.abstractmethod
+    def lose(self, slots: Iterable[int]) -> None:
+        """Stop serving these slots here (a commit found them taken over)."""
+
+    @abc.abstractmethod
+    async def owner_url(self, slot: int) -> str | None:
+        """Where clients reach the live owner of a slot served elsewhere; None when no live
+        owner is known (or the database does not answer soon)."""
+
+
 class Store(abc.ABC):
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -63,6 +116,11 @@ class Store(abc.ABC):
     def claim(self) -> None:  # noqa: B027 - stores that may be shared need nothing here
         """Take the store for this serving process for as long as it is open; StoreInUse if
         another process serves it and the store cannot be shared."""
+
+    def join(self, url: str, timing: LeaseTiming) -> Ownership | None:
+        """Share the store with other serving processes, this one reached at ``url``; None
+        for a store one process serves whole (claim refuses a second one)."""
+        return None
 
     @abc.abstractmethod
     async def start(self, on_commit: OnCommit, on_account: OnAccount = lambda e: None) -> None:

@@ -6,19 +6,20 @@ PostgreSQL's. And the same writer: one thread with its own connection takes the 
 together as one transaction (group commit), each in its own savepoint, and answers each only
 after ``COMMIT`` returns, so acknowledged means committed in PostgreSQL.
 
-First step, one process per database (``claim`` takes an advisory lock on it). What this
-store does not do yet: reads run on the event loop's connection with psycopg's blocking
-API (a round trip to a near database; an async reader is still to come), and it serves one
-process at a time (docs/scale-out.md).
+Several serving processes share one database: each serves the homes of the slots it holds a
+lease on (:mod:`roost.store.leases`, docs/scale-out.md), and every commit of home objects
+re-checks in its own transaction that their slots are still this process's (the fence in
+:meth:`PostgresStore.commit`). Reads still run on the event loop's connection with psycopg's
+blocking API (a round trip to a near database; an async reader is still to come).
 
-Sequence numbers: ``changes`` and ``account_events`` are numbered by PostgreSQL sequences,
-which hand out numbers at insert and make them visible at commit. Readers of
-``changes_since`` and ``account_events(after)`` must see them in commit order, or a reader
-may skip a number committed late. With one writer connection per database that holds (the
-writer commits in the order it numbers). Several writing processes will need more: read only
-rows below ``pg_snapshot_xmin(pg_current_snapshot())``'s horizon, or number rows through a
-row lock taken in the committing transaction (docs/scale-out.md). A rolled-back write leaves
-a gap in the numbers: readers take numbers as ordered, never as consecutive.
+Sequence numbers: ``changes`` are numbered by a PostgreSQL sequence, which hands out numbers
+at insert and makes them visible at commit, so with several writers they may become visible
+out of order; nothing reads them across processes (each process learns of its own homes'
+changes as it commits them). ``account_events`` are read across processes and must be read
+in commit order: they are numbered through the one-row ``event_counter``, updated in the
+transaction that records the event, so its row lock makes each number wait for the commit of
+the one before and ``account_events(after)`` never skips one. A rolled-back write leaves a gap
+in the numbers: readers take numbers as ordered, never as consecutive.
 """
 
 from __future__ import annotations
@@ -26,21 +27,25 @@ from __future__ import annotations
 import functools
 import re
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import psycopg
 from psycopg import errors
 from psycopg.pq import TransactionStatus
 
-from roost.store import queries
-from roost.store.base import Duplicate, StoreError, StoreInUse
-from roost.store.owners import LiveOwners
+from roost.model.home import Change, Obj
+from roost.store import queries, slots
+from roost.store.base import Duplicate, Fenced, LeaseTiming, Ownership, StoreError
+from roost.store.leases import Leases
 from roost.store.records import AccountEvent, User
-from roost.store.sqlite import SQLiteStore
+from roost.store.sqlite import SQLiteStore, _commit_job, _Pending
 
-# The advisory lock key of a serving process: one per database, so any constant does.
+# An advisory lock key of this schema's migrations: one per database, so any constant does.
 SERVING_LOCK = 0x526F6F7374  # "Roost"
+# A transaction left open by a process cut off from the database ends after this, freeing the
+# slot rows its fence locked, well before their lease ends.
+IDLE_IN_TRANSACTION_MS = 5000
 
 SCHEMA: list[str] = [
     """
@@ -135,7 +140,26 @@ SCHEMA: list[str] = [
     );
     CREATE INDEX devices_key ON devices (key_hash);
     """,
+    # Several serving processes: the slots and their leases, the processes, and account
+    # events numbered in commit order (see the module's docstring).
+    slots.TABLE + f""";
+    INSERT INTO slots (slot) SELECT generate_series(0, {slots.SLOTS - 1});
+    CREATE TABLE members (owner TEXT PRIMARY KEY, url TEXT NOT NULL, seen TIMESTAMPTZ NOT NULL);
+    CREATE TABLE event_counter (seq BIGINT NOT NULL);
+    INSERT INTO event_counter (seq) SELECT coalesce(max(seq), 0) FROM account_events;
+    ALTER TABLE account_events ALTER COLUMN seq DROP IDENTITY
+    """,
 ]
+
+_RECORD_EVENT = "INSERT INTO account_events (at, kind, subject, data) VALUES (?, ?, ?, ?)"
+# The same, numbered through the counter's row lock (held until this transaction ends).
+_NUMBERED_EVENT = ("WITH n AS (UPDATE event_counter SET seq = seq + 1 RETURNING seq) "
+                   "INSERT INTO account_events (seq, at, kind, subject, data) "
+                   "SELECT n.seq, ?, ?, ?, ? FROM n")
+# A commit's fence: its slots still this owner's at the epochs it took them at. The row locks
+# hold a takeover back until this transaction ends.
+_FENCE = ("UPDATE slots SET epoch = epoch WHERE owner = ? AND (slot, epoch) IN "
+          "(SELECT * FROM unnest(?::integer[], ?::bigint[]))")
 
 
 class _Cursor:
@@ -163,6 +187,7 @@ class _Connection:
 
     def __init__(self, url: str) -> None:
         self._conn = psycopg.connect(url, autocommit=True)
+        self._conn.execute(f"SET idle_in_transaction_session_timeout = {IDLE_IN_TRANSACTION_MS}")
 
     @property
     def in_transaction(self) -> bool:
@@ -187,11 +212,13 @@ def _dialect(sql: str) -> tuple[str, bool]:
     statement = sql.strip()
     if statement == "BEGIN IMMEDIATE":
         return "BEGIN", False
+    if statement == _RECORD_EVENT:
+        statement = _NUMBERED_EVENT
     if statement.startswith("INSERT OR IGNORE "):
         statement = "INSERT " + statement[len("INSERT OR IGNORE "):] + " ON CONFLICT DO NOTHING"
     # Emails match in any case (SQLite's COLLATE NOCASE; the unique index is on lower()).
     statement = re.sub(r"\bemail = \?", "lower(email) = lower(?)", statement)
-    numbered = bool(re.match(r"INSERT INTO (changes|account_events) ", statement))
+    numbered = statement.startswith(("INSERT INTO changes ", _NUMBERED_EVENT))
     if numbered:
         statement += " RETURNING seq"
     return statement.replace("%", "%%").replace("?", "%s"), numbered
@@ -226,9 +253,8 @@ class PostgresStore(SQLiteStore):
     def __init__(self, url: str) -> None:
         super().__init__(url)
         self.url = url
-        self._claimed = False
+        self.ownership: Leases | None = None
         self._seen: tuple[int, int] | None = None
-        self._owners: LiveOwners | None = None
 
     def _connect(self) -> _Connection:  # type: ignore[override]
         try:
@@ -247,35 +273,47 @@ class PostgresStore(SQLiteStore):
                 raise
 
     def claim(self) -> None:
-        """A session advisory lock on the database, held by the reader's connection while
-        the store is open: one serving process per database for now."""
-        if self._claimed:
-            return
-        self.open()
-        assert self._reader is not None
-        (taken,) = self._reader.execute("SELECT pg_try_advisory_lock(?)",
-                                        (SERVING_LOCK,)).fetchone()
-        if not taken:
-            raise StoreInUse("the database is already served by another Roost process")
-        self._claimed = True
+        """Nothing to take whole: serving processes share the database (:meth:`join`)."""
+
+    def join(self, url: str, timing: LeaseTiming) -> Ownership:
+        self.ownership = Leases(self.url, url, timing)
+        return self.ownership
+
+    async def commit(self, objects: Iterable[Obj]) -> Change:
+        """Commit with the fence in the same transaction: Fenced (nothing written) if one of
+        the objects' slots is no longer this process's at the epoch it was taken at."""
+        objs = tuple(objects)
+        if self.ownership is None:
+            return await super().commit(objs)
+        held = self.ownership.held
+        owner = self.ownership.owner
+        chosen = sorted({slots.slot_of(o.user_id) for o in objs})
+        if any(s not in held for s in chosen):
+            raise Fenced(s for s in chosen if s not in held)
+        epochs = [held[s] for s in chosen]
+        job = _commit_job(objs)
+
+        def fenced(conn: Any, events: list[AccountEvent]) -> Change:
+            if conn.execute(_FENCE, (owner, chosen, epochs)).rowcount != len(chosen):
+                raise Fenced(chosen)
+            return job(conn)
+
+        return await self._submit(_Pending(fenced, self._new_future(), objs))
 
     def close(self) -> None:
         if self._reader is not None:
-            self._reader.close()  # ends the session: the advisory lock goes with it
+            self._reader.close()
             self._reader = None
-        self._claimed = False
-
-    async def stop(self) -> None:
-        await super().stop()
-        if self._owners is not None:
-            await self._owners.close()
-            self._owners = None
 
     async def owner_url(self, user_id: str) -> str | None:
-        """The live owner of the user's slot (read at most once a second)."""
-        if self._owners is None:
-            self._owners = LiveOwners(self.url)
-        return await self._owners.url_of(user_id)
+        """This process's url when it serves the user's slot, else the slot's live owner's
+        (read at most once a second)."""
+        if self.ownership is None:
+            return None
+        slot = slots.slot_of(user_id)
+        if slot in self.ownership.held:
+            return self.ownership.advertise
+        return await self.ownership.owner_url(slot)
 
     async def create_user(self, email: str, password_hash: str) -> User:
         def job(conn: Any, events: list[AccountEvent]) -> User:

@@ -65,7 +65,9 @@ async def visitor(request: Request) -> Visitor | None:
     token = sessions.access_token(service, cookie)
     try:
         principal = await service.authenticate(token)
-    except errors.ApiError:
+    except errors.ApiError as exc:
+        if exc.status != 401:  # the home between servers (503): not the session's fault
+            raise
         return None
     user = await service.store.user_by_id(session.user_id)
     if user is None:

@@ -1,0 +1,218 @@
+"""Slot leases on a shared PostgreSQL database: which homes this process serves.
+
+Every ``renew`` seconds, one transaction on a connection of its own:
+
+1. a heartbeat in ``members`` (live members: seen within one lease);
+2. every slot this process owns gets ``lease_until = now() + lease``, on PostgreSQL's clock,
+   never the process's own; the slots it returns are this process's, the ones it held and
+   no longer returns were taken over (their lease had ended) and are dropped;
+3. the fair share is ``ceil(SLOTS / live members)``: above it, the highest slots are dropped
+   here and then released (``owner`` cleared, so another claims them at its next round);
+   below it, free or ended slots are claimed with ``epoch + 1``, skipping rows locked by a
+   commit still running elsewhere.
+
+After the commit, newly owned slots' homes are read (the previous owner's last commits are
+there: a claim waits for their row locks, and a later commit of theirs fails the fence) and
+handed to the service. A watchdog drops every slot once no round has succeeded for ``fence``
+seconds, counted from the start of the last round that did: the lease (on the database's
+clock) outlives that, so this process has stopped serving a slot before anyone may take it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+import psycopg
+
+from roost.model.home import Obj
+from roost.store.base import LeaseTiming, Lose, Ownership, Take
+from roost.store.slots import LIVE_OWNERS, SLOTS, slot_of
+
+log = logging.getLogger("roost.leases")
+
+HEARTBEAT = ("INSERT INTO members (owner, url, seen) VALUES (%s, %s, now()) "
+             "ON CONFLICT (owner) DO UPDATE SET url = excluded.url, seen = now()")
+RENEW = ("UPDATE slots SET lease_until = now() + make_interval(secs => %s) "
+         "WHERE owner = %s RETURNING slot, epoch")
+MEMBERS = "SELECT count(*) FROM members WHERE seen > now() - make_interval(secs => %s)"
+CLAIM = ("UPDATE slots SET owner = %s, url = %s, epoch = epoch + 1, "
+         "lease_until = now() + make_interval(secs => %s) "
+         "WHERE slot IN (SELECT slot FROM slots WHERE owner IS NULL OR lease_until < now() "
+         "ORDER BY slot LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING slot, epoch")
+RELEASE = ("UPDATE slots SET owner = NULL, url = NULL, lease_until = now() "
+           "WHERE owner = %s AND slot = ANY(%s)")
+LEAVE = "DELETE FROM members WHERE owner = %s"
+# Members not seen for a day are gone for good: their rows would only grow the table.
+FORGET = "DELETE FROM members WHERE seen < now() - interval '1 day'"
+USERS = "SELECT id FROM users"
+OBJECTS = ("SELECT kind, id, user_id, structure_id, version, data, updated FROM objects "
+           "WHERE user_id = ANY(%s)")
+NEWEST = "SELECT coalesce(max(seq), 0) FROM changes"
+
+OWNERS_FOR = 1.0  # seconds the live owners are kept before they are read again
+OWNERS_WAIT = 1.0  # seconds a request waits for them before it is answered 503
+
+
+class Leases(Ownership):
+    def __init__(self, url: str, advertise: str, timing: LeaseTiming) -> None:
+        self.url = url
+        self.advertise = advertise
+        self.timing = timing
+        # One run of one process: a restart is a new owner, whose claims bump the epoch.
+        self.owner = f"{advertise} {uuid.uuid4().hex[:12]}"
+        self.held: dict[int, int] = {}
+        self._take: Take = lambda slots, objects, seq: None
+        self._lose: Lose = lambda slots: None
+        self._conn: psycopg.AsyncConnection[Any] | None = None
+        self._good = time.monotonic()  # when the last round that succeeded started
+        self._failing = False
+        self._tasks: list[asyncio.Task[None]] = []
+        self._owners: dict[int, str] = {}
+        self._owners_at = -math.inf
+        self._reading: asyncio.Task[None] | None = None
+        self._owners_conn: psycopg.AsyncConnection[Any] | None = None
+
+    async def start(self, take: Take, lose: Lose) -> None:
+        self._take, self._lose = take, lose
+        await self._round(time.monotonic())
+        self._tasks = [asyncio.create_task(self._renewing()),
+                       asyncio.create_task(self._watching())]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        held, self.held = list(self.held), {}
+        try:
+            async with asyncio.timeout(self.timing.renew):
+                conn = await self._connection()
+                async with conn.transaction():
+                    await conn.execute(RELEASE, (self.owner, held))
+                    await conn.execute(LEAVE, (self.owner,))
+        except Exception as exc:  # they end with their lease instead
+            log.warning("could not hand the slots back: %s", exc)
+        await self._close()
+        if self._owners_conn is not None:
+            with contextlib.suppress(Exception):
+                await self._owners_conn.close()
+
+    def lose(self, slots: Iterable[int]) -> None:
+        gone = frozenset(s for s in slots if self.held.pop(s, None) is not None)
+        if gone:
+            self._lose(gone)
+
+    async def owner_url(self, slot: int) -> str | None:
+        if time.monotonic() - self._owners_at > OWNERS_FOR:
+            if self._reading is None or self._reading.done():
+                self._reading = asyncio.create_task(self._read_owners())
+            # Waited for, never cancelled: a cancelled psycopg query may take seconds to end.
+            done, _ = await asyncio.wait({self._reading}, timeout=OWNERS_WAIT)
+            if not done or self._reading.exception() is not None:
+                return None
+        url = self._owners.get(slot)
+        return None if url == self.advertise else url  # never send a client back here
+
+    async def _read_owners(self) -> None:
+        try:
+            if self._owners_conn is None or self._owners_conn.closed:
+                self._owners_conn = await psycopg.AsyncConnection.connect(
+                    self.url, autocommit=True, connect_timeout=2)
+            rows = await (await self._owners_conn.execute(LIVE_OWNERS)).fetchall()
+        except Exception:
+            conn, self._owners_conn = self._owners_conn, None
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    await conn.close()
+            raise
+        self._owners = {slot: url for slot, url in rows}
+        self._owners_at = time.monotonic()
+
+    # -- the rounds ----------------------------------------------------------------------------
+
+    async def _renewing(self) -> None:
+        while True:
+            started = time.monotonic()
+            await asyncio.sleep(max(0.0, self._good + self.timing.renew - started))
+            started = time.monotonic()
+            try:
+                async with asyncio.timeout(self.timing.renew * 2):
+                    await self._round(started)
+                if self._failing:
+                    log.warning("slot leases renewed again")
+                    self._failing = False
+            except Exception as exc:
+                if not self._failing:
+                    log.warning("renewing slot leases failed: %s", exc or type(exc).__name__)
+                    self._failing = True
+                await self._close()
+                await asyncio.sleep(min(self.timing.renew, 0.5))
+
+    async def _watching(self) -> None:
+        """Self-fence: drop every slot once renewals have failed for too long."""
+        while True:
+            await asyncio.sleep(min(0.25, self.timing.renew / 4))
+            if self.held and time.monotonic() - self._good > self.timing.fence:
+                log.warning("no slot lease renewed for %.0f s: serving none of them until "
+                            "renewed", self.timing.fence)
+                self.lose(list(self.held))
+
+    async def _round(self, started: float) -> None:
+        t = self.timing
+        conn = await self._connection()
+        async with conn.transaction():
+            await conn.execute(HEARTBEAT, (self.owner, self.advertise))
+            renewed = await (await conn.execute(RENEW, (t.lease, self.owner))).fetchall()
+            mine = dict(renewed)
+            (members,) = await (await conn.execute(MEMBERS, (t.lease,))).fetchone() or (1,)
+            share = math.ceil(SLOTS / max(1, members))
+            if len(mine) > share:
+                excess = sorted(mine)[share:]
+                self.lose(excess)  # drained here before anyone else may claim them
+                await conn.execute(RELEASE, (self.owner, excess))
+                for slot in excess:
+                    del mine[slot]
+            elif len(mine) < share:
+                claimed = await (await conn.execute(
+                    CLAIM, (self.owner, self.advertise, t.lease, share - len(mine)))).fetchall()
+                mine.update(claimed)
+            if not self.held:  # joining, or back after an outage
+                await conn.execute(FORGET)
+        self._good = started
+        self.lose([s for s in self.held if s not in mine])
+        new = {s: e for s, e in mine.items() if s not in self.held}
+        if new:
+            objects, seq = await self._load(conn, new)
+            self.held.update(new)
+            self._take(frozenset(new), objects, seq)
+
+    async def _load(self, conn: psycopg.AsyncConnection[Any],
+                    slots: dict[int, int]) -> tuple[list[Obj], int]:
+        """Every object of the users of these slots, and the newest change number."""
+        users = [u for (u,) in await (await conn.execute(USERS)).fetchall()
+                 if slot_of(u) in slots]
+        (seq,) = await (await conn.execute(NEWEST)).fetchone() or (0,)
+        rows = await (await conn.execute(OBJECTS, (users,))).fetchall()
+        return [Obj(k, i, u, s, v, orjson.loads(d), False, at)
+                for k, i, u, s, v, d, at in rows], seq
+
+    async def _connection(self) -> psycopg.AsyncConnection[Any]:
+        if self._conn is None or self._conn.closed:
+            self._conn = await psycopg.AsyncConnection.connect(
+                self.url, autocommit=True, connect_timeout=2)
+        return self._conn
+
+    async def _close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.close()
