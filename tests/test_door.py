@@ -7,40 +7,52 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import httpx
 import psycopg
 import pytest
 from conftest import RoostProcess, free_port
-from door_helpers import DoorProcess, hand_slots
+from door_helpers import Child, door_process, shared_out
 from postgres_helpers import scratch_database
 
 from roost import demo
-from roost.store.slots import SLOTS, slot_of
+from roost.store.slots import slot_of
+
+# Short leases, so a dead server's homes are free again in seconds.
+LEASE_ARGS = ["--lease-seconds", "3,0.5,2"]
 
 
 @dataclass
 class Service:
     db: str
     server: RoostProcess
-    door: DoorProcess
+    door: Child
+
+    @property
+    def owner(self) -> str:
+        """Where the server says clients reach it: by another name than its listening
+        address, so that an answer naming it is told apart from one naming the request's."""
+        return f"http://localhost:{self.server.port}"
+
+
+def server_process(db: str, *args: str) -> RoostProcess:
+    port = free_port()
+    return RoostProcess(db, [*LEASE_ARGS, "--advertise-url", f"http://localhost:{port}",
+                             *args], port=port)
 
 
 @pytest.fixture
 def service() -> Iterator[Service]:
     with scratch_database() as db:
-        server = RoostProcess(db).start()
-        door = None
+        server = server_process(db).start()
+        front = door_process(db)
         try:
-            hand_slots(db, server.url)
-            door = DoorProcess(db).start()
-            yield Service(db, server, door)
+            yield Service(db, server, front.start())
         finally:
             server.kill()
-            if door is not None:
-                door.stop()
+            front.kill()
 
 
 def answer_of_data_api(response: httpx.Response, status: int) -> dict[str, str]:
@@ -54,7 +66,7 @@ def test_each_token_goes_to_the_server_of_its_home(service: Service) -> None:
     with service.door.client(service.server.token) as door:
         sent = door.get("/devices/thermostats", params={"x": "1"})
         assert sent.status_code == 307
-        assert sent.headers["location"] == f"{service.server.url}/devices/thermostats?x=1"
+        assert sent.headers["location"] == f"{service.owner}/devices/thermostats?x=1"
         # ?auth= rides along the redirect, where clients drop a header for another origin
         tree = door.get(f"/?auth={service.server.token}", headers={"Authorization": ""},
                         follow_redirects=True)
@@ -88,60 +100,79 @@ def test_what_needs_no_home_goes_to_a_live_server(service: Service) -> None:
                      "/entry", "/api/v1/clients"):
             sent = door.request("POST" if path != "/openapi.json" else "GET", path)
             assert sent.status_code == 307, path
-            assert sent.headers["location"] == service.server.url + path
+            assert sent.headers["location"] == service.owner + path
         page = door.get("/", headers={"Accept": "text/html"})
-        assert page.headers["location"] == service.server.url + "/"
+        assert page.headers["location"] == service.owner + "/"
 
 
-def test_a_home_without_a_live_server_is_a_503_then_served_again(service: Service) -> None:
-    hand_slots(service.db, service.server.url, seconds=-1)  # its lease ended
+def until(status: int, ask: Callable[[], httpx.Response], seconds: float = 10) -> httpx.Response:
+    """Ask until the answer has ``status`` (or the time is up): the door reads the servers'
+    leases, which end and begin on their own time."""
+    deadline = time.monotonic() + seconds
+    while (answer := ask()).status_code != status and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return answer
+
+
+def test_a_home_whose_server_died_is_a_503_until_another_takes_it(service: Service) -> None:
+    service.server.kill()  # kill -9: its leases run out, nobody hands them back
     with service.door.client(service.server.token) as door:
-        deadline = time.monotonic() + 5
-        while (refused := door.get("/")).status_code == 307 and time.monotonic() < deadline:
-            time.sleep(0.1)  # the door's read of the owners is up to a second old
-        assert answer_of_data_api(refused, 503)["type"].endswith("#service-unavailable")
+        refused = until(503, lambda: door.get("/"))
+        answer_of_data_api(refused, 503)
         assert int(refused.headers["retry-after"]) > 0
         assert door.post("/oauth2/access_token").status_code == 503
 
-        moved = f"http://localhost:{service.server.port}"  # another process took it over
-        hand_slots(service.db, moved)
-        deadline = time.monotonic() + 5
-        while (sent := door.get("/")).status_code == 503 and time.monotonic() < deadline:
-            time.sleep(0.1)
-    assert sent.status_code == 307
-    assert sent.headers["location"] == moved + "/"
+        successor = server_process(service.db).start()
+        try:
+            sent = until(307, lambda: door.get("/"))
+            assert sent.headers["location"] == f"http://localhost:{successor.port}/"
+            with httpx.Client(timeout=10, follow_redirects=True) as client:
+                tree = client.get(f"{service.door.url}/", params={"auth": service.server.token})
+            assert tree.status_code == 200, tree.text  # the home, from the database
+            assert tree.json()["devices"]["thermostats"]
+        finally:
+            successor.kill()
 
 
-def test_only_the_slot_of_the_tokens_user_decides(service: Service) -> None:
-    with service.door.client(service.server.token) as door:
-        assert door.get("/").status_code == 307
-        mine = slot_of(demo_user_id(service))
-        others = [s for s in range(SLOTS) if s != mine]
-        hand_slots(service.db, "http://127.0.0.1:9", slots=range(mine, mine + 1))
-        hand_slots(service.db, None, slots=others)
-        time.sleep(1.1)
-        assert door.get("/x?y=1").headers["location"] == "http://127.0.0.1:9/x?y=1"
+def test_each_token_goes_to_the_owner_of_its_users_slot() -> None:
+    with scratch_database() as db:
+        servers = [server_process(db).start()]
+        front = door_process(db)
+        try:
+            servers.append(server_process(db).start())  # joins, and takes its share
+            front.start()
+            owners = shared_out(db, 2)
+            token = servers[0].token
+            with front.client(token) as door:
+                sent = until(307, lambda: door.get("/x?y=1"))
+            owner = owners[slot_of(demo_user_id(db))]
+            assert sent.headers["location"] == owner + "/x?y=1"
+            with httpx.Client(timeout=10) as client:  # and the server named there serves it
+                answer = client.get(owner + "/", headers={"Authorization": f"Bearer {token}"})
+            assert answer.status_code == 200, answer.text
+        finally:
+            for server in servers:
+                server.kill()
+            front.kill()
 
 
-def demo_user_id(service: Service) -> str:
-    with psycopg.connect(service.db) as conn:
+def demo_user_id(db: str) -> str:
+    with psycopg.connect(db) as conn:
         row = conn.execute("SELECT id FROM users WHERE email = %s", (demo.EMAIL,)).fetchone()
     assert row is not None
     return str(row[0])
 
 
 def test_the_legacy_sign_in_hands_out_the_server_of_the_users_home(service: Service) -> None:
-    owner = f"http://localhost:{service.server.port}"  # the same process, by another name
-    hand_slots(service.db, owner)
     with httpx.Client(base_url=service.server.url, timeout=10) as server:
         session = server.post("/user/login", data={"username": demo.EMAIL,
                                                     "password": demo.PASSWORD})
         assert session.status_code == 200, session.text
-        assert session.json()["urls"]["transport_url"] == owner
+        assert session.json()["urls"]["transport_url"] == service.owner
         token = session.json()["access_token"]
         urls = server.post("/user/service_urls", headers={"Authorization": f"Basic {token}"})
-    assert urls.json()["urls"]["transport_url"] == owner
-    with httpx.Client(base_url=owner, timeout=10) as transport:  # where the app goes next
+    assert urls.json()["urls"]["transport_url"] == service.owner
+    with httpx.Client(base_url=service.owner, timeout=10) as transport:  # the app goes there
         mobile = transport.get(f"/v2/mobile/user.{session.json()['userid']}",
                                headers={"Authorization": f"Basic {token}"})
     assert mobile.status_code == 200, mobile.text
@@ -150,15 +181,13 @@ def test_the_legacy_sign_in_hands_out_the_server_of_the_users_home(service: Serv
 def test_serve_redirect_port_on_postgres_sends_each_token_to_its_homes_server() -> None:
     with scratch_database() as db:
         port = free_port()
-        server = RoostProcess(db, ["--redirect-port", str(port)]).start()
+        server = server_process(db, "--redirect-port", str(port)).start()
         try:
-            owner = f"http://localhost:{server.port}"
-            hand_slots(db, owner)
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as door:
                 sent = door.get("/structures", headers={"Authorization":
                                                         f"Bearer {server.token}"})
                 assert sent.status_code == 307
-                assert sent.headers["location"] == owner + "/structures"
+                assert sent.headers["location"] == f"http://localhost:{server.port}/structures"
                 answer_of_data_api(door.get("/structures"), 401)
         finally:
             server.kill()

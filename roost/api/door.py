@@ -25,9 +25,6 @@ from roost.api.rest import token_of
 from roost.auth.tokens import digest
 from roost.store.owners import LiveOwners, TokenUsers, Unavailable
 
-# Roughly the takeover time of a slot whose process died (docs/scale-out.md).
-RETRY_AFTER = 5
-
 # Paths answered the same by every process: the OAuth flow, sign-in pages, the web app, the
 # legacy sign-in and the legacy transport (a legacy client is sent to its home's process by
 # its session's transport_url; one that comes here anyway is sent on by the process it
@@ -91,12 +88,12 @@ class Door:
             try:
                 user_id = await self.tokens.user_of(digest(token))
             except Unavailable:  # a 401 would tell the client its token has ended
-                raise errors.home_unavailable(RETRY_AFTER) from None
+                raise errors.moving() from None
             if user_id is None:
                 raise errors.unauthorized()
             target = await self.owners.url_of(user_id)
         if target is None:
-            raise errors.home_unavailable(RETRY_AFTER)
+            raise errors.moving()
         return target
 
 
