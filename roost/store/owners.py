@@ -31,6 +31,7 @@ from roost.store.slots import LIVE_OWNERS, slot_of
 log = logging.getLogger("roost.store")
 
 OWNERS_MAX_AGE = 1.0  # seconds a read of the slots table is used
+READ_AHEAD = 0.25  # seconds before that a new read starts
 TOKENS_MAX_AGE = 0.5  # seconds a token's user is remembered: revocations reach the door in 1 s
 QUERY_TIMEOUT = 2.0  # a database that does not answer in this time counts as lost
 _TOKENS_KEPT = 100_000  # remembered tokens; past that the memory starts over
@@ -98,7 +99,7 @@ class LiveOwners:
         self._distinct: list[str] = []
         self._turn = itertools.count()
         self._read_at = float("-inf")
-        self._refreshing = asyncio.Lock()
+        self._reading: asyncio.Task[None] | None = None
 
     async def url_of(self, user_id: str) -> str | None:
         """Where the user's homes are served; None while their slot has no live owner."""
@@ -113,20 +114,28 @@ class LiveOwners:
         return self._distinct[next(self._turn) % len(self._distinct)]
 
     async def _fresh(self) -> None:
-        if self._clock() - self._read_at < self.max_age:
-            return
-        async with self._refreshing:  # one read for every request that found it stale
-            started = self._clock()
-            if started - self._read_at < self.max_age:
-                return
-            rows = await self._reader.rows(LIVE_OWNERS)
-            # No answer: nobody is known to own anything, rather than owners a second stale.
-            self._urls = {int(slot): url for slot, url in rows or ()}
-            self._distinct = sorted(set(self._urls.values()))
-            self._read_at = started
+        """Read the owners again a little before the last read ages out, in the background,
+        so that requests wait for a read only when the database is slow to answer one."""
+        age = self._clock() - self._read_at
+        if age >= self.max_age - READ_AHEAD and (self._reading is None or self._reading.done()):
+            self._reading = asyncio.create_task(self._read())
+        if age >= self.max_age:
+            assert self._reading is not None
+            await asyncio.shield(self._reading)  # one read, whoever of its waiters goes away
+
+    async def _read(self) -> None:
+        started = self._clock()
+        rows = await self._reader.rows(LIVE_OWNERS)
+        # No answer: nobody is known to own anything, rather than owners a second stale.
+        self._urls = {int(slot): url for slot, url in rows or ()}
+        self._distinct = sorted(set(self._urls.values()))
+        self._read_at = started
 
     async def close(self) -> None:
         await self._reader.close()
+
+
+_Known = tuple[float, str | None, float | None]  # read at, the user, when the token ends
 
 
 class TokenUsers:
@@ -137,26 +146,43 @@ class TokenUsers:
         self._reader = _Reader(url, "tokens")
         self.max_age = max_age
         self._clock = clock
-        self._known: dict[str, tuple[float, str | None, float | None]] = {}
+        self._known: dict[str, _Known] = {}
+        self._reading: dict[str, asyncio.Task[_Known | None]] = {}
 
     async def user_of(self, token_hash: str) -> str | None:
         """The user of a live token; None for an unknown, revoked or ended one.
         :class:`Unavailable` when the database cannot tell: a token is never refused for
         that, as a client would take the refusal as its token's end."""
-        now = self._clock()
         known = self._known.get(token_hash)
-        if known is None or now - known[0] >= self.max_age:
-            rows = await self._reader.rows(_TOKEN_USER, (token_hash,))
-            if rows is None:
+        age = self._clock() - known[0] if known is not None else float("inf")
+        # As for the owners: read again a little ahead, so a busy token rarely waits.
+        reading = self._reading.get(token_hash)
+        if age >= self.max_age - READ_AHEAD and reading is None:
+            reading = self._reading[token_hash] = asyncio.create_task(self._read(token_hash))
+        if age >= self.max_age:
+            assert reading is not None
+            known = await asyncio.shield(reading)
+            if known is None:
                 raise Unavailable("the database does not answer")
-            if len(self._known) >= _TOKENS_KEPT:
-                self._known.clear()
-            user_id, ends = (rows[0][0], _epoch(rows[0][1])) if rows else (None, None)
-            known = self._known[token_hash] = (now, user_id, ends)
+        assert known is not None
         _, user_id, ends = known
         if ends is not None and ends <= time.time():
             return None
         return user_id
+
+    async def _read(self, token_hash: str) -> _Known | None:
+        try:
+            started = self._clock()
+            rows = await self._reader.rows(_TOKEN_USER, (token_hash,))
+            if rows is None:
+                return None
+            if len(self._known) >= _TOKENS_KEPT:
+                self._known.clear()
+            user_id, ends = (rows[0][0], _epoch(rows[0][1])) if rows else (None, None)
+            known = self._known[token_hash] = (started, user_id, ends)
+            return known
+        finally:
+            del self._reading[token_hash]
 
     async def close(self) -> None:
         await self._reader.close()
