@@ -177,8 +177,9 @@ def test_three_servers_lose_one_and_nothing_acknowledged_is_lost(
         database: str, capsys: pytest.CaptureFixture[str]) -> None:
     db = database
     households = seed(db, HOUSEHOLDS)
-    servers = [Child(["serve", "--no-simulate", "--db", db,
-                      *LEASE_ARGS]) for _ in range(SERVERS)]
+    # Keep-alive events every second, so that a stream notices the end of the test soon.
+    servers = [Child(["serve", "--no-simulate", "--db", db, "--keepalive", "1", *LEASE_ARGS])
+               for _ in range(SERVERS)]
     for server in servers:  # started side by side, as a deployment would
         server.launch()
     front = door_process(db)
