@@ -11,13 +11,14 @@ out, then runs each case for ``--duration`` seconds with ``--connections`` clien
   to that household's server directly (as a client that keeps the redirected host does).
 
 A GET reads a Living Room thermostat, a PUT writes its target temperature (acknowledged once
-committed in PostgreSQL), each client on a household of its own, chosen at random. The
+committed in PostgreSQL), each client on four households chosen at random. The
 clients speak HTTP/1.1 over raw keep-alive connections (an HTTP library's own CPU would
-decide the result on two cores). Printed: requests/s, median and p99 latency of each case,
-and the machine's load averages.
+decide the result on two cores). The cases run in interleaved rounds. Printed per case:
+requests/s and p99 latency (median and range over the rounds), median latency, and the
+machine's load averages.
 
     python bench/scale_out_bench.py [--servers 3] [--households 60] [--connections 32]
-                                    [--duration 10]
+                                    [--duration 8] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -130,6 +131,8 @@ class Connection:
     async def request(self, head: bytes, body: bytes = b"") -> tuple[int, dict[str, str]]:
         self.writer.write(head + body)
         status_line = await self.reader.readline()
+        if not status_line:
+            raise ConnectionResetError("closed by the server")
         status = int(status_line.split()[1])
         headers: dict[str, str] = {}
         while (line := await self.reader.readline()) not in (b"\r\n", b""):
@@ -160,10 +163,19 @@ class Client:
     _owners: dict[str, int] = field(default_factory=dict)
     _writes: int = 0
 
-    async def conn(self, port: int) -> Connection:
-        if port not in self._conns:
-            self._conns[port] = await Connection.open(HOST, port)
-        return self._conns[port]
+    async def send(self, port: int, head: bytes, body: bytes) -> tuple[int, dict[str, str]]:
+        """A request on the client's connection to ``port``; once more on a new connection
+        if the server had closed that one (uvicorn ends idle keep-alive connections)."""
+        for attempt in (1, 2):
+            if port not in self._conns:
+                self._conns[port] = await Connection.open(HOST, port)
+            try:
+                return await self._conns[port].request(head, body)
+            except (ConnectionError, asyncio.IncompleteReadError):
+                self._conns.pop(port).close()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     async def one(self, put: bool) -> None:
         household = random.choice(self.households)
@@ -176,13 +188,13 @@ class Client:
         began = time.perf_counter()
         port = None if self.follow_every else self._owners.get(household.token)
         if port is None:
-            status, headers = await (await self.conn(self.door_port)).request(head, body)
+            status, headers = await self.send(self.door_port, head, body)
             if status != 307:
                 self.errors += 1
                 return
             port = urlsplit(headers["location"]).port or 80
             self._owners[household.token] = port
-        status, _ = await (await self.conn(port)).request(head, body)
+        status, _ = await self.send(port, head, body)
         if status != 200:
             self.errors += 1
             return
@@ -233,6 +245,11 @@ async def run_case(case: str, door_port: int, households: list[Household], conne
                   latencies[int(len(latencies) * 0.99)] * 1000)
 
 
+# The cases: through the door every time, or the owner remembered; GETs, then PUTs.
+CASES = [("door GET", False, True), ("owner GET", False, False),
+         ("door PUT", True, True), ("owner PUT", True, False)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--postgres", default=os.environ.get(
@@ -240,8 +257,9 @@ def main() -> None:
     parser.add_argument("--servers", type=int, default=3)
     parser.add_argument("--households", type=int, default=60)
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--duration", type=float, default=8.0)
     parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
     with scratch_database(args.postgres) as db, \
@@ -258,14 +276,18 @@ def main() -> None:
             started.append(start(["door", "--db", db], door_port, logs / "door.log"))
             wait_shared(db, args.servers)
             load_before = processes.load_averages()
-            results = []
-            for case, put, follow in (("door GET", False, True), ("owner GET", False, False),
-                                      ("door PUT", True, True), ("owner PUT", True, False)):
-                with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-                    results.append(runner.run(run_case(
-                        case, door_port, households, args.connections, put, follow,
-                        args.duration, args.warmup)))
-                print(f"{case}: {results[-1].rate:,.0f}/s", file=sys.stderr)
+            results: dict[str, list[Result]] = {case: [] for case, _, _ in CASES}
+            for number in range(args.rounds):
+                # Interleaved, each pair in turned order every round: the machine's other
+                # load drifts, and should not favour one side of a comparison.
+                for pair in (CASES[:2], CASES[2:]):
+                    for case, put, follow in pair[::-1] if number % 2 else pair:
+                        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+                            done = runner.run(run_case(
+                                case, door_port, households, args.connections, put, follow,
+                                args.duration, args.warmup))
+                        results[case].append(done)
+                        print(f"round {number + 1} {case}: {done.rate:,.0f}/s", file=sys.stderr)
             load_after = processes.load_averages()
         finally:
             for process in started:
@@ -273,13 +295,20 @@ def main() -> None:
                 process.wait(10)
     print(f"{args.servers} servers and a door over one PostgreSQL database, "
           f"{args.households} households, {args.connections} connections, "
-          f"{args.duration:g} s per case (after {args.warmup:g} s of warm-up)")
+          f"{args.duration:g} s per case (after {args.warmup:g} s of warm-up), "
+          f"{args.rounds} interleaved rounds")
     print(f"load averages: before {load_before}, after {load_after} ({os.cpu_count()} cores)")
     print()
-    print("| Case | Requests/s | p50 ms | p99 ms | Errors |")
+    print(f"| Case | Requests/s, median of {args.rounds} (range) | p50 ms | p99 ms, median "
+          "(range) | Errors |")
     print("| --- | ---: | ---: | ---: | ---: |")
-    for r in results:
-        print(f"| {r.case} | {r.rate:,.0f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} | {r.errors} |")
+    for case, runs in results.items():
+        rates = [r.rate for r in runs]
+        p99s = [r.p99_ms for r in runs]
+        print(f"| {case} | {statistics.median(rates):,.0f} ({min(rates):,.0f}–{max(rates):,.0f})"
+              f" | {statistics.median(r.p50_ms for r in runs):.1f} | "
+              f"{statistics.median(p99s):.1f} ({min(p99s):.1f}–{max(p99s):.1f}) | "
+              f"{sum(r.errors for r in runs)} |")
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
