@@ -23,6 +23,7 @@ from roost.clock import Clock, system_clock
 from roost.cloud.fan_timers import nobody
 from roost.cloud.runner import Cloud
 from roost.http.cors import Cors
+from roost.http.errors import Elsewhere
 from roost.http.guard import guarded
 from roost.legacy import routes as legacy
 from roost.model import openapi
@@ -53,6 +54,17 @@ async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+async def _elsewhere(request: Request, exc: Exception) -> Response:
+    """A home another server process serves, asked of a handler no API guard wraps (the
+    web app's pages): the same 307 as every API's; 503 while no process serves it."""
+    if isinstance(exc, Elsewhere):
+        return exc.redirect(request.url.path, request.url.query)
+    assert isinstance(exc, errors.ApiError)
+    if exc.status != 503:
+        raise exc
+    return exc.response()
 
 
 def _pages(**by_method: Callable[[Request], Awaitable[Response]]
@@ -143,6 +155,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock,
             Route("/{path:path}", data),  # what DataFirst does not send straight to it
         ],
         lifespan=lifespan,
+        exception_handlers={Elsewhere: _elsewhere, errors.ApiError: _elsewhere},
     )
     app.router.default = _not_found
     app.state.service = service

@@ -18,7 +18,7 @@ from rich.table import Table
 from roost import demo
 from roost.app import create_app
 from roost.auth import clients, passwords, tokens
-from roost.cli_db import db_option, opened, usable
+from roost.cli_db import db_group, db_option, opened, shown, usable
 from roost.cli_device import device
 from roost.cli_sim import sim
 from roost.clock import system_clock
@@ -33,6 +33,7 @@ from roost.simulator.presence import WEEKDAYS
 from roost.store import StoreInUse, is_database_url
 from roost.store.base import Duplicate, Store
 from roost.store.records import Client
+from roost.store.slots import SLOTS
 
 console = Console(highlight=False)
 
@@ -47,6 +48,7 @@ def main() -> None:
 
 main.add_command(sim)  # talks to a running server over HTTP, unlike the commands here
 main.add_command(device)
+main.add_command(db_group)
 
 
 @main.command()
@@ -117,7 +119,8 @@ main.add_command(device)
               help="Close a connection whose request headers are not complete in this many "
               "seconds.")
 @click.option("--advertise-url", metavar="URL",
-              help="Where clients reach this server (default: http[s]://HOST:PORT). With a "
+              help="Where clients reach this server (default: http[s]://HOST:PORT, this "
+              "machine's name for 0.0.0.0 or ::). With a "
               "postgresql:// database shared by several servers, requests for homes another "
               "one serves are sent there with a 307 (docs/scale-out.md).")
 @click.option("--lease-seconds", default="10,2,6", hidden=True, callback=lambda c, p, v:
@@ -151,7 +154,7 @@ def serve(host: str, port: int, db: str, with_demo: bool, redirect_port: int | N
                         simulate=simulate, device_origin=device_origin,
                         device_hold=device_hold, device_offline_after=device_offline_after,
                         open_signup=open_signup, session_control=allow_session_control,
-                        mqtt=mqtt, advertise_url=advertise_url or f"{scheme}://{host}:{port}",
+                        mqtt=mqtt, advertise_url=advertise_url or reached_at(scheme, host, port),
                         lease=lease_seconds)
 
     serving: list[bool] = []
@@ -169,8 +172,12 @@ def serve(host: str, port: int, db: str, with_demo: bool, redirect_port: int | N
                 console.print(f"demo product: {home.product.id} (its secret was printed when "
                               "it was created; `roost client delete` it to get a new one)",
                               soft_wrap=True)
-        console.print(f"Roost serving {scheme}://{host}:{port}/ from {shown_db(db)}")
+        console.print(f"Roost serving {scheme}://{host}:{port}/ from {shown(db)}")
         console.print(f"web app: {scheme}://{host}:{port}/app")
+        if service.ownership is not None:
+            console.print(f"sharing the database with any other server on it, reached at "
+                          f"{settings.advertise_url}; serving {len(service.ownership.held)} "
+                          f"of its {SLOTS} slots now", soft_wrap=True)
         if redirect_port is not None:
             console.print(f"front door: http://{host}:{redirect_port}/ redirects to it")
         if device_port is not None:
@@ -218,16 +225,11 @@ def door(host: str, port: int, db: str, log_level: str, forwarded_allow_ips: str
     usable(db)
     check_port(host, port)
     console.print(f"Roost front door on http://{host}:{port}/ for the servers of "
-                  f"{shown_db(db)}")
+                  f"{shown(db)}")
     try:
         serve_door(db, host, port, log_level, forwarded_allow_ips, header_timeout)
     except KeyboardInterrupt:
         raise SystemExit(0) from None
-
-
-def shown_db(db: str) -> str:
-    """The database as printed: a password in its URL is not."""
-    return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", db)
 
 
 def check_mqtt(url: str | None, user: str | None, prefix: str, discovery: str,
@@ -257,6 +259,14 @@ def check_mqtt(url: str | None, user: str | None, prefix: str, discovery: str,
             raise click.BadParameter("a topic prefix without + or # or a leading or "
                                      "trailing /", param_hint=f"'{name}'")
     return MqttSettings(url, user, prefix, discovery, all_users, cafile)
+
+
+def reached_at(scheme: str, host: str, port: int) -> str:
+    """Where clients reach this server unless told: a wildcard address names no host, so
+    this machine's name stands for it."""
+    if host in ("0.0.0.0", "::", ""):
+        host = socket.getfqdn()
+    return f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}"
 
 
 def check_lease(value: str) -> tuple[float, float, float]:

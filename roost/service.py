@@ -135,7 +135,7 @@ class Service:
         await self.store.start(self._committed, self.account_changed)
         if self.ownership is not None:
             self._lost = asyncio.get_running_loop().create_future()
-            await self.ownership.start(self._take, self._drop)
+            await self.ownership.start(self._take_slots, self._drop_slots)
         self._following = asyncio.create_task(self._follow_accounts())
 
     async def stop(self) -> None:
@@ -228,7 +228,7 @@ class Service:
             raise errors.moving()
         return owner
 
-    def _take(self, slots: frozenset[int], objects: list[Obj], seq: int) -> None:
+    def _take_slots(self, slots: frozenset[int], objects: list[Obj], seq: int) -> None:
         """Serve these slots' homes, as the store holds them now."""
         with _kept_for_good():
             self.home.add(objects, seq)
@@ -238,7 +238,7 @@ class Service:
         log.info("serving %d more slots (%d in all)", len(slots),
                  len(self.ownership.held) if self.ownership else 0)
 
-    def _drop(self, slots: frozenset[int]) -> None:
+    def _drop_slots(self, slots: frozenset[int]) -> None:
         """Stop serving these slots' homes: forget them, end their streams (clients reconnect
         and are sent on), wake their long-polls, and answer 503 to commits still waiting."""
         users = [u for u in self.home.user_ids() if _slot(u) in slots]

@@ -18,7 +18,7 @@ from conftest import RoostProcess, free_port
 
 from roost.cli import main
 from roost.model import defaults
-from roost.store.schema import MIGRATIONS
+from roost.store import schema
 
 ROOT = os.geteuid() == 0  # root reads and writes any file: permissions cannot be tested
 
@@ -55,7 +55,7 @@ def roost_db(path: Path) -> Path:
 
 def bad_files(tmp: Path) -> dict[str, tuple[Path, str]]:
     newer = roost_db(tmp / "newer.db")
-    sqlite_file(newer, f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    sqlite_file(newer, f"PRAGMA user_version = {schema.latest() + 1}")
     corrupt = roost_db(tmp / "corrupt.db")
     conn = sqlite3.connect(corrupt)
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -160,7 +160,8 @@ class DeveloperApi:
             raise DeveloperError(401, "unauthorized", "an Authorization: Bearer token is "
                                  "required", challenge)
         try:
-            principal = await self.service.authenticate(token.strip())
+            # Products are the account's, not a home's: any server manages them.
+            principal = await self.service.authenticate(token.strip(), here=False)
         except errors.ApiError:
             raise DeveloperError(401, "unauthorized", "the token is unknown or revoked",
                                  challenge) from None

@@ -18,7 +18,7 @@ class DeviceError(HttpError):
         NotJson: lambda exc: DeviceError(400, "the body is not JSON"),
         # A refusal of the home's rules (the pairing API's structure, a write): its status
         # and text, in this shape.
-        ApiError: lambda exc: DeviceError(exc.status, exc.text),
+        ApiError: lambda exc: DeviceError(exc.status, exc.text, exc.headers),
     }
 
     def body(self) -> Any:

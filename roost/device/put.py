@@ -77,6 +77,7 @@ class Put:
 
     async def put(self, request: Request) -> Response:
         device = self.registry.device(identity.serial(request))
+        await self.registry.serve_here(device)
         objects = written_objects(await read_body(request, MAX_BODY))
         own = [o for obj in objects if (o := own_object(device, obj)) is not None]
         await self.registry.called(device)
@@ -87,6 +88,7 @@ class Put:
         """The stamps of every bucket held for the device, without values; none for another
         device's key."""
         device = self.registry.device(identity.serial(request))
+        await self.registry.serve_here(device)
         key = request.path_params["key"].strip().removesuffix("._sync")
         found: list[Stamped] = []
         if key == f"device.{device.serial}":

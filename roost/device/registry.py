@@ -26,6 +26,7 @@ from roost import errors, pairing
 from roost.auth.principal import system
 from roost.clock import iso
 from roost.device import buckets
+from roost.http.errors import Elsewhere
 from roost.model.home import Obj
 from roost.service import Service
 from roost.store.records import DEVICE_CLAIMED, AccountEvent, DeviceRecord
@@ -157,6 +158,14 @@ class Registry:
         if found is None:
             found = self.devices[serial] = Device(serial, last_call=time.monotonic())
         return found
+
+    async def serve_here(self, device: Device) -> None:
+        """A claimed device whose home another server process serves is sent there (307),
+        or answered 503 while none does (docs/scale-out.md)."""
+        if device.user_id is not None:
+            owner = await self.service.owner_url(device.user_id)
+            if owner is not None:
+                raise Elsewhere(owner)
 
     # -- the home's side ---------------------------------------------------------------------
 

@@ -65,6 +65,7 @@ class Subscribe:
     async def __call__(self, request: Request) -> Response:
         registry = self.registry
         device = registry.device(identity.serial(request))
+        await registry.serve_here(device)
         objects, chunked = listed_objects(await read_body(request, MAX_BODY))
         listed: dict[str, tuple[int, int]] = {}
         updates = []
@@ -114,7 +115,8 @@ class Subscribe:
 
     async def _next(self, device: Device, hold: Hold, deadline: float) -> list[Stamped] | None:
         """The next chunk for this subscribe, or None when it should end: at ``deadline``,
-        when a newer subscribe of the device replaced it, or when the server stops."""
+        when a newer subscribe of the device replaced it, when the server stops, or when
+        another server process takes its home over."""
         registry = self.registry
         loop = asyncio.get_running_loop()
         while True:
@@ -124,6 +126,8 @@ class Subscribe:
             # shutdown, which wakes every waiter (no user has the empty id).
             change = None if registry.service.stopping else \
                 registry.service.changed(device.user_id if device.claimed else "")
+            if device.user_id is not None and not registry.service.serves(device.user_id):
+                return None  # another server process serves its home now: it calls there
             await registry.refresh(device)
             if hold.chunks:
                 chunk = [obj for waiting in hold.chunks for obj in waiting]

@@ -131,7 +131,9 @@ class SimApi:
             raise unauthorized()
         try:
             principal = await self.service.authenticate(token.strip())
-        except errors.ApiError:
+        except errors.ApiError as exc:
+            if exc.status != 401:  # the home between servers (503)
+                raise
             raise unauthorized() from None
         if principal.client_id != tokens.FIRST_PARTY_CLIENT or (
                 tokens.is_password_session(principal.token) and not self.session_control):

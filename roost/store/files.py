@@ -12,8 +12,8 @@ import sqlite3
 from pathlib import Path
 from urllib.parse import quote
 
+from roost.store import schema
 from roost.store.base import StoreError
-from roost.store.schema import MIGRATIONS
 
 HEADER = b"SQLite format 3\x00"
 
@@ -59,8 +59,7 @@ def check(path: str, create: bool = True) -> None:
     if verdict != "ok":
         first = verdict.replace("*** in database main ***", "").split()
         raise Unusable(f"{path}: is corrupt ({' '.join(first)})")
-    if version > len(MIGRATIONS):
-        raise Unusable(f"{path}: was written by a newer Roost (schema version {version}; "
-                       f"this Roost knows up to {len(MIGRATIONS)})")
+    if version > schema.latest():
+        raise Unusable(schema.newer(f"{path}:", version))
     if tables and (version == 0 or "meta" not in tables):
         raise Unusable(f"{path}: is not a Roost database (an SQLite file with other tables)")

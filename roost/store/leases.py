@@ -49,7 +49,8 @@ CLAIM = ("UPDATE slots SET owner = %s, url = %s, epoch = epoch + 1, "
          "ORDER BY slot LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING slot, epoch")
 RELEASE = ("UPDATE slots SET owner = NULL, url = NULL, lease_until = now() "
            "WHERE owner = %s AND slot = ANY(%s)")
-LEAVE = "DELETE FROM members WHERE owner = %s"
+LEAVE = ("WITH gone AS (DELETE FROM members WHERE owner = %s) "
+         "UPDATE slots SET owner = NULL, url = NULL, lease_until = now() WHERE owner = %s")
 # Members not seen for a day are gone for good: their rows would only grow the table.
 FORGET = "DELETE FROM members WHERE seen < now() - interval '1 day'"
 USERS = "SELECT id FROM users"
@@ -92,13 +93,11 @@ class Leases(Ownership):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
-        held, self.held = list(self.held), {}
+        self.held = {}
         try:
             async with asyncio.timeout(self.timing.renew):
                 conn = await self._connection()
-                async with conn.transaction():
-                    await conn.execute(RELEASE, (self.owner, held))
-                    await conn.execute(LEAVE, (self.owner,))
+                await conn.execute(LEAVE, (self.owner, self.owner))
         except Exception as exc:  # they end with their lease instead
             log.warning("could not hand the slots back: %s", exc)
         await self._close()
@@ -115,9 +114,10 @@ class Leases(Ownership):
         if time.monotonic() - self._owners_at > OWNERS_FOR:
             if self._reading is None or self._reading.done():
                 self._reading = asyncio.create_task(self._read_owners())
+            reading = self._reading
             # Waited for, never cancelled: a cancelled psycopg query may take seconds to end.
-            done, _ = await asyncio.wait({self._reading}, timeout=OWNERS_WAIT)
-            if not done or self._reading.exception() is not None:
+            await asyncio.wait({reading}, timeout=OWNERS_WAIT)
+            if not reading.done() or reading.cancelled() or reading.exception() is not None:
                 return None
         url = self._owners.get(slot)
         return None if url == self.advertise else url  # never send a client back here
@@ -141,8 +141,7 @@ class Leases(Ownership):
 
     async def _renewing(self) -> None:
         while True:
-            started = time.monotonic()
-            await asyncio.sleep(max(0.0, self._good + self.timing.renew - started))
+            await asyncio.sleep(max(0.0, self._good + self.timing.renew - time.monotonic()))
             started = time.monotonic()
             try:
                 async with asyncio.timeout(self.timing.renew * 2):
@@ -162,9 +161,12 @@ class Leases(Ownership):
         while True:
             await asyncio.sleep(min(0.25, self.timing.renew / 4))
             if self.held and time.monotonic() - self._good > self.timing.fence:
-                log.warning("no slot lease renewed for %.0f s: serving none of them until "
+                log.warning("no slot lease renewed for %g s: serving none of them until "
                             "renewed", self.timing.fence)
-                self.lose(list(self.held))
+                try:
+                    self.lose(list(self.held))
+                except Exception:
+                    log.exception("dropping slots failed")
 
     async def _round(self, started: float) -> None:
         t = self.timing

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import functools
 import re
-import secrets
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -35,121 +34,19 @@ from psycopg import errors
 from psycopg.pq import TransactionStatus
 
 from roost.model.home import Change, Obj
-from roost.store import queries, slots
-from roost.store.base import Duplicate, Fenced, LeaseTiming, Ownership, StoreError
+from roost.store import queries, schema, slots
+from roost.store.base import Duplicate, Fenced, LeaseTiming, Ownership, StoreError, StoreInUse
 from roost.store.leases import Leases
 from roost.store.records import AccountEvent, User
 from roost.store.sqlite import SQLiteStore, _commit_job, _Pending
 
 # An advisory lock key of this schema's migrations: one per database, so any constant does.
 SERVING_LOCK = 0x526F6F7374  # "Roost"
+# The shared step whose schema a database of the first PostgreSQL store (version 1) has.
+PRESHARED = 6
 # A transaction left open by a process cut off from the database ends after this, freeing the
 # slot rows its fence locked, well before their lease ends.
 IDLE_IN_TRANSACTION_MS = 5000
-
-SCHEMA: list[str] = [
-    """
-    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    CREATE TABLE users (
-        id TEXT PRIMARY KEY,
-        email TEXT NOT NULL,
-        password_hash TEXT NOT NULL,
-        created TEXT NOT NULL
-    );
-    CREATE UNIQUE INDEX users_email ON users (lower(email));
-    CREATE TABLE clients (
-        id TEXT PRIMARY KEY,
-        name TEXT NOT NULL,
-        description TEXT NOT NULL DEFAULT '',
-        secret_hash TEXT,
-        redirect_uri TEXT,
-        permissions TEXT NOT NULL,
-        version INTEGER NOT NULL DEFAULT 1,
-        created TEXT NOT NULL,
-        owner_id TEXT REFERENCES users (id) ON DELETE CASCADE
-    );
-    CREATE TABLE grants (
-        id TEXT PRIMARY KEY,
-        user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
-        client_id TEXT NOT NULL REFERENCES clients (id) ON DELETE CASCADE,
-        client_version INTEGER NOT NULL,
-        permissions TEXT NOT NULL,
-        structures TEXT,
-        created TEXT NOT NULL,
-        updated TEXT NOT NULL,
-        UNIQUE (user_id, client_id)
-    );
-    CREATE TABLE tokens (
-        hash TEXT PRIMARY KEY,
-        user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
-        client_id TEXT NOT NULL REFERENCES clients (id) ON DELETE CASCADE,
-        grant_id TEXT REFERENCES grants (id) ON DELETE CASCADE,
-        code_hash TEXT,
-        created TEXT NOT NULL,
-        revoked TEXT,
-        expires TEXT
-    );
-    CREATE INDEX tokens_user ON tokens (user_id);
-    CREATE INDEX tokens_grant ON tokens (grant_id);
-    CREATE INDEX tokens_code ON tokens (code_hash);
-    CREATE TABLE codes (
-        hash TEXT PRIMARY KEY,
-        grant_id TEXT NOT NULL REFERENCES grants (id) ON DELETE CASCADE,
-        redirect_uri TEXT,
-        expires TEXT NOT NULL,
-        used TEXT
-    );
-    CREATE TABLE sessions (
-        hash TEXT PRIMARY KEY,
-        user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
-        csrf_hash TEXT NOT NULL,
-        expires TEXT NOT NULL
-    );
-    CREATE TABLE objects (
-        kind TEXT NOT NULL,
-        id TEXT NOT NULL,
-        user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
-        structure_id TEXT NOT NULL,
-        version INTEGER NOT NULL,
-        data TEXT NOT NULL,
-        updated BIGINT NOT NULL DEFAULT 0,
-        PRIMARY KEY (kind, id)
-    );
-    CREATE INDEX objects_user ON objects (user_id);
-    CREATE TABLE changes (
-        seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-        at TEXT NOT NULL,
-        objects TEXT NOT NULL
-    );
-    CREATE TABLE account_events (
-        seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-        at TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        subject TEXT NOT NULL,
-        data TEXT NOT NULL
-    );
-    CREATE TABLE devices (
-        serial TEXT PRIMARY KEY,
-        key_hash TEXT,
-        key_expires BIGINT NOT NULL DEFAULT 0,
-        user_id TEXT REFERENCES users (id) ON DELETE SET NULL,
-        structure_id TEXT,
-        device_id TEXT,
-        buckets TEXT NOT NULL DEFAULT '{}',
-        created TEXT NOT NULL
-    );
-    CREATE INDEX devices_key ON devices (key_hash);
-    """,
-    # Several serving processes: the slots and their leases, the processes, and account
-    # events numbered in commit order (see the module's docstring).
-    slots.TABLE + f""";
-    INSERT INTO slots (slot) SELECT generate_series(0, {slots.SLOTS - 1});
-    CREATE TABLE members (owner TEXT PRIMARY KEY, url TEXT NOT NULL, seen TIMESTAMPTZ NOT NULL);
-    CREATE TABLE event_counter (seq BIGINT NOT NULL);
-    INSERT INTO event_counter (seq) SELECT coalesce(max(seq), 0) FROM account_events;
-    ALTER TABLE account_events ALTER COLUMN seq DROP IDENTITY
-    """,
-]
 
 _RECORD_EVENT = "INSERT INTO account_events (at, kind, subject, data) VALUES (?, ?, ?, ?)"
 # The same, numbered through the counter's row lock (held until this transaction ends).
@@ -169,6 +66,7 @@ class _Cursor:
         self._cursor = cursor
         self.lastrowid = lastrowid
         self.rowcount = cursor.rowcount
+        self.description = cursor.description
 
     def fetchone(self) -> Any:
         return self._cursor.fetchone() if self._cursor.description else None
@@ -225,8 +123,8 @@ def _dialect(sql: str) -> tuple[str, bool]:
 
 
 def migrate(conn: _Connection) -> None:
-    """Bring the schema up to date; run inside the caller's transaction, one process at a
-    time (a transaction-scoped advisory lock)."""
+    """Bring the schema up to date (:mod:`roost.store.schema`); run inside the caller's
+    transaction, one process at a time (a transaction-scoped advisory lock)."""
     conn.execute("SELECT pg_advisory_xact_lock(?)", (SERVING_LOCK + 1,))
     conn.execute("CREATE TABLE IF NOT EXISTS roost_schema (version INTEGER NOT NULL)")
     row = conn.execute("SELECT version FROM roost_schema").fetchone()
@@ -235,26 +133,29 @@ def migrate(conn: _Connection) -> None:
         version = 0
     else:
         version = int(row[0])
-    if version > len(SCHEMA):
-        raise StoreError(f"the database was written by a newer Roost (schema version "
-                         f"{version}; this Roost knows up to {len(SCHEMA)})")
-    for number, script in enumerate(SCHEMA[version:], start=version + 1):
-        for statement in filter(str.strip, script.split(";")):
-            conn.execute(statement)
-        if number == 1:
-            conn.execute("INSERT INTO meta (key, value) VALUES ('secret', ?)",
-                         (secrets.token_hex(32),))
-        conn.execute("UPDATE roost_schema SET version = ?", (number,))
+    if version == 1 and conn.execute("SELECT to_regclass('devices')").fetchone()[0]:
+        # The first PostgreSQL store wrote the whole schema of SQLite's six steps as one
+        # step, numbered 1. Step 1 of the shared list never stays alone (each migration
+        # runs to the end in one transaction), so its tables mean that schema.
+        version = PRESHARED
+        conn.execute("UPDATE roost_schema SET version = ?", (version,))
+    if version > schema.latest():
+        raise StoreError(schema.newer("the database", version))
+    schema.apply(conn, "postgres", version,
+                 lambda number: conn.execute("UPDATE roost_schema SET version = ?", (number,)))
 
 
 class PostgresStore(SQLiteStore):
     """Roost's store in a PostgreSQL database, given by its URL."""
 
+    dialect: schema.Dialect = "postgres"
+
     def __init__(self, url: str) -> None:
         super().__init__(url)
         self.url = url
         self.ownership: Leases | None = None
-        self._seen: tuple[int, int] | None = None
+        self._seen: int | None = None
+        self._follower: psycopg.AsyncConnection[Any] | None = None
 
     def _connect(self) -> _Connection:  # type: ignore[override]
         try:
@@ -273,7 +174,17 @@ class PostgresStore(SQLiteStore):
                 raise
 
     def claim(self) -> None:
-        """Nothing to take whole: serving processes share the database (:meth:`join`)."""
+        """Serving processes share the database (:meth:`join`); what needs it whole (``roost
+        db copy``) is refused while a server is a live member."""
+        if self.ownership is not None:
+            return
+        self.open()
+        assert self._reader is not None
+        (live,) = self._reader.execute(
+            "SELECT count(*) FROM members WHERE seen > now() - interval '10 seconds'"
+        ).fetchone()
+        if live:
+            raise StoreInUse("the database is already served by a Roost process")
 
     def join(self, url: str, timing: LeaseTiming) -> Ownership:
         self.ownership = Leases(self.url, url, timing)
@@ -300,6 +211,12 @@ class PostgresStore(SQLiteStore):
 
         return await self._submit(_Pending(fenced, self._new_future(), objs))
 
+    async def stop(self) -> None:
+        await super().stop()
+        if self._follower is not None:
+            await self._follower.close()
+            self._follower = None
+
     def close(self) -> None:
         if self._reader is not None:
             self._reader.close()
@@ -325,11 +242,26 @@ class PostgresStore(SQLiteStore):
         return await self._write(job)
 
     async def data_changed(self) -> bool:
-        """The newest change and account event: what another process's write the server
-        must act on moves."""
-        now = self._read(lambda conn: tuple(conn.execute(
-            "SELECT (SELECT coalesce(max(seq), 0) FROM changes), "
-            "(SELECT coalesce(max(seq), 0) FROM account_events)").fetchone()))
+        """The account events' counter moved: another process (or this one) recorded one."""
+        (now,) = await self._follow("SELECT seq FROM event_counter") or [(0,)]
         changed = now != self._seen
-        self._seen = now  # type: ignore[assignment]
+        self._seen = now
         return changed
+
+    async def account_events(self, after: int) -> list[AccountEvent]:
+        return queries.events_from(await self._follow(
+            queries.ACCOUNT_EVENTS.replace("?", "%s"), (after,)))
+
+    async def _follow(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """A read of the server's loop that follows other processes, on an async connection
+        of its own: cut off from the database, it waits without holding the loop up."""
+        try:
+            if self._follower is None or self._follower.closed:
+                self._follower = await psycopg.AsyncConnection.connect(
+                    self.url, autocommit=True, connect_timeout=2)
+            return await (await self._follower.execute(sql, params)).fetchall()  # type: ignore[arg-type]
+        except psycopg.Error:
+            conn, self._follower = self._follower, None
+            if conn is not None:
+                await conn.close()
+            raise

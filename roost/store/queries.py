@@ -368,9 +368,15 @@ def record(conn: Conn, kind: str, subject: str, tokens: Iterable[str] = (),
     return AccountEvent(seq, kind, subject, digests, grant)
 
 
+ACCOUNT_EVENTS = "SELECT seq, kind, subject, data FROM account_events WHERE seq > ? ORDER BY seq"
+
+
 def account_events(conn: Conn, after: int) -> list[AccountEvent]:
-    rows = conn.execute("SELECT seq, kind, subject, data FROM account_events WHERE seq > ? "
-                        "ORDER BY seq", (after,)).fetchall()
+    return events_from(conn.execute(ACCOUNT_EVENTS, (after,)).fetchall())
+
+
+def events_from(rows: Iterable[tuple[int, str, str, str]]) -> list[AccountEvent]:
+    """Account events from their rows (seq, kind, subject, data)."""
     events = []
     for seq, kind, subject, data in rows:
         fields = orjson.loads(data)

@@ -69,6 +69,8 @@ class _Pending:
 
 
 class SQLiteStore(Store):
+    dialect: schema.Dialect = "sqlite"
+
     def __init__(self, path: str | Path, synchronous: str = "FULL") -> None:
         self.path = str(path)
         self.synchronous = synchronous
