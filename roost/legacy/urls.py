@@ -7,7 +7,9 @@ from typing import Any
 
 from starlette.requests import Request
 
+from roost import errors
 from roost.service import Service
+from roost.settings import Settings
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -23,11 +25,19 @@ def origin(request: Request) -> str:
     return f"{url.scheme}://{host}:{port}"
 
 
-async def home_origin(service: Service, request: Request, user_id: str) -> str:
-    """The origin of the process serving the user's homes: the live owner of their slot when
-    several processes share the database, so legacy clients go straight there
-    (docs/scale-out.md); this server otherwise, or while the slot has no live owner."""
-    return await service.store.owner_url(user_id) or origin(request)
+async def home_origin(service: Service, settings: Settings, request: Request,
+                      user_id: str) -> str:
+    """The origin of the process serving the user's homes, so legacy clients go straight
+    there: this server as the request reached it when it serves every home; with several
+    over one database, the live owner of the user's slot (this server's advertised URL when
+    that is this one, or while no process serves the slot: it sends the client on once one
+    does; docs/scale-out.md)."""
+    if service.ownership is None:
+        return origin(request)
+    try:
+        return await service.owner_url(user_id) or settings.advertise_url
+    except errors.ApiError:  # between owners
+        return settings.advertise_url
 
 
 def urls(origin: str) -> dict[str, Any]:

@@ -313,10 +313,3 @@ class Store(abc.ABC):
     async def data_changed(self) -> bool:
         """Cheap: True if anything may have been written since the last call, by this
         process or another (then look for account events)."""
-
-    # -- several processes -------------------------------------------------------------------
-
-    async def owner_url(self, user_id: str) -> str | None:
-        """Where clients reach the process serving the user's homes, when several processes
-        share the store; None when this process serves them all."""
-        return None

@@ -222,16 +222,6 @@ class PostgresStore(SQLiteStore):
             self._reader.close()
             self._reader = None
 
-    async def owner_url(self, user_id: str) -> str | None:
-        """This process's url when it serves the user's slot, else the slot's live owner's
-        (read at most once a second)."""
-        if self.ownership is None:
-            return None
-        slot = slots.slot_of(user_id)
-        if slot in self.ownership.held:
-            return self.ownership.advertise
-        return await self.ownership.owner_url(slot)
-
     async def create_user(self, email: str, password_hash: str) -> User:
         def job(conn: Any, events: list[AccountEvent]) -> User:
             try:
