@@ -98,7 +98,11 @@ def start(args: list[str], port: int, log: Path) -> subprocess.Popen[bytes]:
         process = subprocess.Popen([sys.executable, "-m", "roost", *args, "--host", HOST,
                                     "--port", str(port), "--log-level", "warning"],
                                    stdout=out, stderr=subprocess.STDOUT)
-    processes._wait_listening(port)
+    try:
+        processes._wait_listening(port, timeout=120)  # slow to start on a busy machine
+    except TimeoutError:
+        process.kill()
+        raise RuntimeError(f"roost {args[0]} did not start: {log.read_text()}") from None
     return process
 
 
