@@ -1,11 +1,11 @@
-"""Where a user's home is served, read from a shared PostgreSQL database: what the front door
-and the legacy sign-in need, without holding any home in memory.
+"""Where a token's home is served, read from a shared PostgreSQL database: what the front
+door needs, without holding any home in memory.
 
 :class:`LiveOwners` reads the live owner of every slot (:data:`~roost.store.slots.LIVE_OWNERS`)
 at most once a second, so a takeover is followed within a second of its commit.
-:class:`TokenUsers` tells whose a token is, by its digest, remembered for half a second, so a
-revoked or deleted token is refused within a second without a database round trip per
-request.
+:class:`TokenUsers` tells whose a token is, by its digest, remembered until the next account
+event, so a revoked or deleted token is refused within a second without a database round
+trip per request.
 
 Each has a connection of its own, opened when first needed; a query that fails or takes too
 long is answered at once (no live owner; a token's user cannot be told), and the next query
@@ -32,10 +32,15 @@ log = logging.getLogger("roost.store")
 
 OWNERS_MAX_AGE = 1.0  # seconds a read of the slots table is used
 READ_AHEAD = 0.25  # seconds before that a new read starts
-TOKENS_MAX_AGE = 0.5  # seconds a token's user is remembered: revocations reach the door in 1 s
+# Seconds a token that is not live is remembered, and for how long a live one's user is
+# trusted after the last read of the account events that worked: revocations reach the door
+# within FOLLOW_INTERVAL plus a read, and never later than a second.
+TOKENS_MAX_AGE = 0.6
+FOLLOW_INTERVAL = 0.3
 QUERY_TIMEOUT = 2.0  # a database that does not answer in this time counts as lost
 _TOKENS_KEPT = 100_000  # remembered tokens; past that the memory starts over
 
+_LAST_EVENT = "SELECT coalesce(max(seq), 0) FROM account_events"
 # As Service.authenticate accepts a token: alive, under a grant that still exists.
 _TOKEN_USER = ("SELECT t.user_id, t.expires FROM tokens t JOIN grants g ON g.id = t.grant_id "
                "WHERE t.hash = %s AND t.revoked IS NULL")
@@ -139,53 +144,73 @@ _Known = tuple[float, str | None, float | None]  # read at, the user, when the t
 
 
 class TokenUsers:
-    """Whose a token is, by its digest; remembered for ``max_age`` seconds."""
+    """Whose a token is, by its digest. What a token's user is changes only by an account
+    event (a revocation; a grant, product or user deleted), so a live token's user is
+    remembered until the next event, which the database is asked about every
+    :data:`FOLLOW_INTERVAL` seconds: then everything remembered is forgotten. A token that
+    is not live is remembered for ``max_age`` seconds only. If the events cannot be read
+    for ``max_age`` seconds, nothing remembered is trusted until they can."""
 
     def __init__(self, url: str, max_age: float = TOKENS_MAX_AGE,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._reader = _Reader(url, "tokens")
+        self._events = _Reader(url, "account events")
         self.max_age = max_age
         self._clock = clock
         self._known: dict[str, _Known] = {}
-        self._reading: dict[str, asyncio.Task[_Known | None]] = {}
+        self._last_event: int | None = None
+        self._followed_at = float("-inf")  # when the last read of the events that worked began
+        self._forgotten = 0  # how many times everything was forgotten
+        self._following: asyncio.Task[None] | None = None
 
     async def user_of(self, token_hash: str) -> str | None:
         """The user of a live token; None for an unknown, revoked or ended one.
         :class:`Unavailable` when the database cannot tell: a token is never refused for
         that, as a client would take the refusal as its token's end."""
+        if self._following is None:
+            self._following = asyncio.create_task(self._follow())
+        now = self._clock()
         known = self._known.get(token_hash)
-        age = self._clock() - known[0] if known is not None else float("inf")
-        # As for the owners: read again a little ahead, so a busy token rarely waits.
-        reading = self._reading.get(token_hash)
-        if age >= self.max_age - READ_AHEAD and reading is None:
-            reading = self._reading[token_hash] = asyncio.create_task(self._read(token_hash))
-        if age >= self.max_age:
-            assert reading is not None
-            known = await asyncio.shield(reading)
-            if known is None:
-                raise Unavailable("the database does not answer")
-        assert known is not None
+        if known is None or now - (self._followed_at if known[1] else known[0]) >= self.max_age:
+            known = await self._read(token_hash)
         _, user_id, ends = known
         if ends is not None and ends <= time.time():
             return None
         return user_id
 
-    async def _read(self, token_hash: str) -> _Known | None:
-        try:
-            started = self._clock()
-            rows = await self._reader.rows(_TOKEN_USER, (token_hash,))
-            if rows is None:
-                return None
+    async def _read(self, token_hash: str) -> _Known:
+        forgotten, started = self._forgotten, self._clock()
+        rows = await self._reader.rows(_TOKEN_USER, (token_hash,))
+        if rows is None:
+            raise Unavailable("the database does not answer")
+        user_id, ends = (rows[0][0], _epoch(rows[0][1])) if rows else (None, None)
+        known = (started, user_id, ends)
+        if forgotten == self._forgotten:  # else an event came meanwhile: this may predate it
             if len(self._known) >= _TOKENS_KEPT:
                 self._known.clear()
-            user_id, ends = (rows[0][0], _epoch(rows[0][1])) if rows else (None, None)
-            known = self._known[token_hash] = (started, user_id, ends)
-            return known
-        finally:
-            del self._reading[token_hash]
+            self._known[token_hash] = known
+        return known
+
+    async def _follow(self) -> None:
+        while True:
+            started = self._clock()
+            rows = await self._events.rows(_LAST_EVENT)
+            if rows is not None:
+                last = rows[0][0]
+                if last != self._last_event:
+                    self._known.clear()
+                    self._forgotten += 1
+                    self._last_event = last
+                self._followed_at = started
+            await asyncio.sleep(FOLLOW_INTERVAL)
 
     async def close(self) -> None:
+        if self._following is not None:
+            self._following.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._following
         await self._reader.close()
+        await self._events.close()
 
 
 def _epoch(expires: str | None) -> float | None:
