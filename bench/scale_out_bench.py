@@ -34,6 +34,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -162,7 +163,7 @@ class Client:
     households: list[Household]
     follow_every: bool  # through the door every time, or the owner remembered
     latencies: list[float] = field(default_factory=list)
-    errors: int = 0
+    errors: Counter[int] = field(default_factory=Counter)  # by status
     _conns: dict[int, Connection] = field(default_factory=dict)
     _owners: dict[str, int] = field(default_factory=dict)
     _writes: int = 0
@@ -194,13 +195,15 @@ class Client:
         if port is None:
             status, headers = await self.send(self.door_port, head, body)
             if status != 307:
-                self.errors += 1
+                self.errors[status] += 1
                 return
             port = urlsplit(headers["location"]).port or 80
             self._owners[household.token] = port
         status, _ = await self.send(port, head, body)
         if status != 200:
-            self.errors += 1
+            self.errors[status] += 1
+            if status in (307, 503):  # the household moved: ask the door again
+                self._owners.pop(household.token, None)
             return
         self.latencies.append(time.perf_counter() - began)
 
@@ -218,7 +221,7 @@ class Result:
     case: str
     requests: int
     seconds: float
-    errors: int
+    errors: Counter[int]
     p50_ms: float
     p99_ms: float
 
@@ -236,7 +239,7 @@ async def run_case(case: str, door_port: int, households: list[Household], conne
         await asyncio.gather(*(c.run(put, warm) for c in clients))
         for c in clients:
             c.latencies.clear()
-            c.errors = 0
+            c.errors.clear()
         began = time.monotonic()
         await asyncio.gather(*(c.run(put, began + duration) for c in clients))
         took = time.monotonic() - began
@@ -244,7 +247,7 @@ async def run_case(case: str, door_port: int, households: list[Household], conne
         for c in clients:
             c.close()
     latencies = sorted(x for c in clients for x in c.latencies)
-    return Result(case, len(latencies), took, sum(c.errors for c in clients),
+    return Result(case, len(latencies), took, sum((c.errors for c in clients), Counter()),
                   statistics.median(latencies) * 1000,
                   latencies[int(len(latencies) * 0.99)] * 1000)
 
@@ -297,6 +300,11 @@ def main() -> None:
             for process in started:
                 process.kill()
                 process.wait(10)
+            for log in sorted(logs.glob("*.log")):  # leases lost, slots moved: say so
+                warned = [line for line in log.read_text().splitlines() if "WARNING" in line]
+                if warned:
+                    print(f"{log.name}: {len(warned)} warnings, first: {warned[0]}",
+                          file=sys.stderr)
     print(f"{args.servers} servers and a door over one PostgreSQL database, "
           f"{args.households} households, {args.connections} connections, "
           f"{args.duration:g} s per case (after {args.warmup:g} s of warm-up), "
@@ -304,7 +312,7 @@ def main() -> None:
     print(f"load averages: before {load_before}, after {load_after} ({os.cpu_count()} cores)")
     print()
     print(f"| Case | Requests/s, median of {args.rounds} (range) | p50 ms | p99 ms, median "
-          "(range) | Errors |")
+          "(range) | Other answers |")
     print("| --- | ---: | ---: | ---: | ---: |")
     for case, runs in results.items():
         rates = [r.rate for r in runs]
@@ -312,7 +320,11 @@ def main() -> None:
         print(f"| {case} | {statistics.median(rates):,.0f} ({min(rates):,.0f}–{max(rates):,.0f})"
               f" | {statistics.median(r.p50_ms for r in runs):.1f} | "
               f"{statistics.median(p99s):.1f} ({min(p99s):.1f}–{max(p99s):.1f}) | "
-              f"{sum(r.errors for r in runs)} |")
+              f"{_statuses(sum((r.errors for r in runs), Counter()))} |")
+
+
+def _statuses(errors: Counter[int]) -> str:
+    return ", ".join(f"{n} × {status}" for status, n in sorted(errors.items())) or "0"
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
