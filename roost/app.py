@@ -60,7 +60,7 @@ async def _elsewhere(request: Request, exc: Exception) -> Response:
     """A home another server process serves, asked of a handler no API guard wraps (the
     web app's pages): the same 307 as every API's; 503 while no process serves it."""
     if isinstance(exc, Elsewhere):
-        return exc.redirect(request.url.path, request.url.query)
+        return exc.redirect(request)
     assert isinstance(exc, errors.ApiError)
     if exc.status != 503:
         raise exc

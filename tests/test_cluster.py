@@ -28,6 +28,7 @@ from cluster_helpers import (
 from conftest import RoostProcess
 from postgres_helpers import scratch_database
 from sse import EOF, Stream
+from thermostat import Thermostat
 
 from roost.model.home import Obj
 from roost.store.base import Fenced, LeaseTiming
@@ -224,3 +225,78 @@ def test_a_commit_for_a_slot_taken_over_is_refused_and_writes_nothing(db: str) -
     with psycopg.connect(db) as conn:
         assert conn.execute("SELECT version, data FROM objects WHERE id = 's1'").fetchone() \
             == (1, '{"name":"Before"}')
+
+
+def test_writes_during_a_rebalance_all_land(db: str, started: list[RoostProcess]) -> None:
+    a = serve(db)
+    started.append(a)
+    # A user in the upper half of the slots: those a lone server hands back when one joins.
+    for n in range(50):
+        user, token = user_on(db, a, f"moving{n}@example.com")
+        if slot_of(user) >= SLOTS // 2:
+            break
+    _, thermostat = home_on(a, token)
+    path = f"/devices/thermostats/{thermostat}"
+    acknowledged: list[str] = []
+    stop = threading.Event()
+
+    def write() -> None:
+        n = 0
+        while not stop.is_set():
+            answer, _ = call("PUT", f"{a.url}{path}", token, json={"label": f"w-{n}"})
+            if answer.status_code == 200:
+                acknowledged.append(f"w-{n}")
+                n += 1
+            else:  # between servers: try again, as a client told Retry-After would
+                assert answer.status_code == 503, answer.text
+                time.sleep(0.1)
+
+    stream = Stream(f"{a.url}/", token)
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        wait_for(lambda: len(acknowledged) > 5, 10, "writes acknowledged")
+        b = serve(db)
+        started.append(b)
+        balanced(db, a, b)
+        stream.wait_eof()  # its home left a: the client reconnects
+        moved = len(acknowledged)
+        wait_for(lambda: len(acknowledged) > moved + 5, 10, "writes acknowledged by b")
+    finally:
+        stop.set()
+        writer.join(20)
+        stream.close()
+    assert owners(db)[slot_of(user)] == b.url
+    again = Stream(f"{a.url}/", token)
+    try:
+        assert again.status_code == 307
+        assert again.headers is not None and again.headers["location"] == f"{b.url}/"
+    finally:
+        again.close()
+    found, hops = call("GET", f"{a.url}{path}", token)
+    assert hops == [f"{b.url}{path}"]
+    assert found.json()["label"] == acknowledged[-1]
+
+
+def test_a_thermostat_is_sent_to_the_server_of_its_home(db: str,
+                                                       started: list[RoostProcess]) -> None:
+    a = serve(db)
+    b = serve(db)
+    started += [a, b]
+    balanced(db, a, b)
+    _, token = user_on(db, b, "paired@example.com")
+    home_on(b, token)
+    serial = "09AA01AC171401XY"
+    device = Thermostat("127.0.0.1", a.port, serial)  # it first calls a
+    urls = device.entry()
+    key = device.passphrase(urls["passphrase_url"])["value"]
+    claimed, hops = call("POST", f"{a.url}/api/v1/pairings", token, json={"entry_key": key})
+    assert claimed.status_code in (200, 201), claimed.text
+    assert hops == [f"{b.url}/api/v1/pairings"]
+
+    def sent_on() -> bool:  # once a has read the claim among the account events
+        answer = device.request("POST", "/nest/transport/v7/put", {"objects": []})
+        return answer.status == 307 and answer.headers["location"] == \
+            f"{b.url}/nest/transport/v7/put"
+
+    wait_for(sent_on, 5, "the device's calls to a sent on to b")

@@ -368,7 +368,13 @@ class Registry:
 
     async def claimed(self, serial: str) -> None:
         """A user claimed the device (here or from the command line): make it a thermostat of
-        their home with the state it reported, and send the pairing buckets."""
+        their home with the state it reported, and send the pairing buckets. A home another
+        server process serves is made there: here the device is only sent on."""
+        record = await self.service.store.device(serial)
+        if record is not None and record.user_id is not None \
+                and not self.service.serves(record.user_id):
+            self.device(serial).user_id = record.user_id
+            return
         try:
             await pairing.attach(self.service, serial)
         except Exception:

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 Translations = Mapping[type[BaseException], Callable[[Any], "HttpError"]]
@@ -78,6 +79,9 @@ class Elsewhere(HttpError):
         super().__init__(307, f"served at {origin}")
         self.origin = origin.rstrip("/")
 
-    def redirect(self, path: str, query: str) -> Response:
-        location = self.origin + path + (f"?{query}" if query else "")
-        return Response(status_code=307, headers={"Location": location})
+    def redirect(self, request: Request) -> Response:
+        # The path as sent, not as decoded: the owner must see the same request.
+        path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
+        query = request.url.query
+        return Response(status_code=307, headers={
+            "Location": self.origin + path + (f"?{query}" if query else "")})

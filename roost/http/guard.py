@@ -55,8 +55,7 @@ def answer(shape: type[HttpError], request: Request, exc: Exception,
            extra: Translations | None = None) -> Response:
     """``exc`` answered as ``shape`` answers it; a fault is logged first."""
     if isinstance(exc, Elsewhere):
-        return exc.redirect(request.scope.get("raw_path", b"").decode("latin-1")
-                            or request.url.path, request.url.query)
+        return exc.redirect(request)
     error = shape.adopt(exc, extra)
     if error is not None and request.method not in ("GET", "HEAD") and error.status < 500:
         # A refused write is news to whoever runs the server, not a fault.

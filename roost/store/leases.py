@@ -11,11 +11,12 @@ Every ``renew`` seconds, one transaction on a connection of its own:
    below it, free or ended slots are claimed with ``epoch + 1``, skipping rows locked by a
    commit still running elsewhere.
 
-After the commit, newly owned slots' homes are read (the previous owner's last commits are
-there: a claim waits for their row locks, and a later commit of theirs fails the fence) and
-handed to the service. A watchdog drops every slot once no round has succeeded for ``fence``
-seconds, counted from the start of the last round that did: the lease (on the database's
-clock) outlives that, so this process has stopped serving a slot before anyone may take it.
+After the commit, newly owned slots' homes are read on a connection of their own, beside the
+next renewals (the previous owner's last commits are there: a claim waits for their row
+locks, and a later commit of theirs fails the fence), and handed to the service. A watchdog
+drops every slot once no round has succeeded for ``fence`` seconds, counted from the start of
+the last round that did: the lease (on the database's clock) outlives that, so this process
+has stopped serving a slot before anyone may take it.
 """
 
 from __future__ import annotations
@@ -70,6 +71,10 @@ class Leases(Ownership):
         # One run of one process: a restart is a new owner, whose claims bump the epoch.
         self.owner = f"{advertise} {uuid.uuid4().hex[:12]}"
         self.held: dict[int, int] = {}
+        # Slots claimed whose homes are being read, with their epochs: read beside the
+        # renewals, so a large takeover never holds a renewal back.
+        self._loading: dict[int, int] = {}
+        self._loads: set[asyncio.Task[None]] = set()
         self._take: Take = lambda slots, objects, seq: None
         self._lose: Lose = lambda slots: None
         self._conn: psycopg.AsyncConnection[Any] | None = None
@@ -84,6 +89,7 @@ class Leases(Ownership):
     async def start(self, take: Take, lose: Lose) -> None:
         self._take, self._lose = take, lose
         await self._round(time.monotonic())
+        await asyncio.gather(*self._loads)  # served from the start
         self._tasks = [asyncio.create_task(self._renewing()),
                        asyncio.create_task(self._watching())]
 
@@ -93,7 +99,9 @@ class Leases(Ownership):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
-        self.held = {}
+        for load in self._loads:
+            load.cancel()
+        self.held, self._loading = {}, {}
         try:
             async with asyncio.timeout(self.timing.renew):
                 conn = await self._connection()
@@ -163,6 +171,7 @@ class Leases(Ownership):
             if self.held and time.monotonic() - self._good > self.timing.fence:
                 log.warning("no slot lease renewed for %g s: serving none of them until "
                             "renewed", self.timing.fence)
+                self._loading = {}
                 try:
                     self.lose(list(self.held))
                 except Exception:
@@ -183,6 +192,7 @@ class Leases(Ownership):
                 await conn.execute(RELEASE, (self.owner, excess))
                 for slot in excess:
                     del mine[slot]
+                    self._loading.pop(slot, None)
             elif len(mine) < share:
                 claimed = await (await conn.execute(
                     CLAIM, (self.owner, self.advertise, t.lease, share - len(mine)))).fetchall()
@@ -191,21 +201,37 @@ class Leases(Ownership):
                 await conn.execute(FORGET)
         self._good = started
         self.lose([s for s in self.held if s not in mine])
-        new = {s: e for s, e in mine.items() if s not in self.held}
+        self._loading = {s: e for s, e in self._loading.items() if mine.get(s) == e}
+        new = {s: e for s, e in mine.items() if s not in self.held and s not in self._loading}
         if new:
-            objects, seq = await self._load(conn, new)
-            self.held.update(new)
-            self._take(frozenset(new), objects, seq)
+            self._loading.update(new)
+            load = asyncio.create_task(self._load(new))
+            self._loads.add(load)
+            load.add_done_callback(self._loads.discard)
 
-    async def _load(self, conn: psycopg.AsyncConnection[Any],
-                    slots: dict[int, int]) -> tuple[list[Obj], int]:
-        """Every object of the users of these slots, and the newest change number."""
-        users = [u for (u,) in await (await conn.execute(USERS)).fetchall()
-                 if slot_of(u) in slots]
-        (seq,) = await (await conn.execute(NEWEST)).fetchone() or (0,)
-        rows = await (await conn.execute(OBJECTS, (users,))).fetchall()
-        return [Obj(k, i, u, s, v, orjson.loads(d), False, at)
-                for k, i, u, s, v, d, at in rows], seq
+    async def _load(self, slots: dict[int, int]) -> None:
+        """Read every object of these slots' users, then serve those slots still this
+        process's (not handed back, taken over or fenced meanwhile)."""
+        try:
+            async with await psycopg.AsyncConnection.connect(
+                    self.url, autocommit=True, connect_timeout=2) as conn:
+                users = [u for (u,) in await (await conn.execute(USERS)).fetchall()
+                         if slot_of(u) in slots]
+                (seq,) = await (await conn.execute(NEWEST)).fetchone() or (0,)
+                rows = await (await conn.execute(OBJECTS, (users,))).fetchall()
+        except Exception as exc:  # read again at the next round
+            log.warning("reading the homes of %d slots failed: %s", len(slots), exc)
+            for slot, epoch in slots.items():
+                if self._loading.get(slot) == epoch:
+                    del self._loading[slot]
+            return
+        kept = {s: e for s, e in slots.items() if self._loading.pop(s, None) == e}
+        if not kept or time.monotonic() - self._good > self.timing.fence:
+            return
+        objects = [Obj(k, i, u, s, v, orjson.loads(d), False, at)
+                   for k, i, u, s, v, d, at in rows if slot_of(u) in kept]
+        self.held.update(kept)
+        self._take(frozenset(kept), objects, seq)
 
     async def _connection(self) -> psycopg.AsyncConnection[Any]:
         if self._conn is None or self._conn.closed:
