@@ -149,7 +149,14 @@ def test_each_token_goes_to_the_owner_of_its_users_slot() -> None:
             assert sent.headers["location"] == owner + "/x?y=1"
             with httpx.Client(timeout=10) as client:  # and the server named there serves it
                 answer = client.get(owner + "/", headers={"Authorization": f"Bearer {token}"})
-            assert answer.status_code == 200, answer.text
+                assert answer.status_code == 200, answer.text
+                # A legacy sign-in at the other server hands out the owner as the transport.
+                other = next(s.url for s in servers
+                             if f"http://localhost:{s.port}" != owner)
+                session = client.post(other + "/user/login", data={
+                    "username": demo.EMAIL, "password": demo.PASSWORD})
+            assert session.status_code == 200, session.text
+            assert session.json()["urls"]["transport_url"] == owner
         finally:
             for server in servers:
                 server.kill()
