@@ -2,12 +2,13 @@
 answered ``307`` to the process that serves the token's home, as Nest's
 ``developer-api.nest.com`` sent each token to its ``firebase-apiserver…`` host.
 
-Token -> user (by digest, remembered briefly) -> the user's slot -> the slot's live owner ->
-``307`` with path and query kept. A missing or unknown token gets the data API's 401 here,
-on the first hop, as Nest's did (python-nest relies on it: roost/api/redirect.py). A slot
-with no live owner (its process went away, and no other has taken it over yet) gets the data
-API's 503 with Retry-After. What needs no home (sign-in, OAuth, the web app, the legacy and
-device entry points, the developer API) goes to any live process in turn.
+Token -> user (by digest, remembered until the next account event) -> the user's slot -> its
+live owner -> ``307`` with path and query kept. A missing or unknown token gets the data
+API's 401 here, on the first hop, as Nest's did (python-nest relies on it:
+roost/api/redirect.py). A slot with no live owner (its process went away, and no other has
+taken it over yet) gets the data API's 503 with Retry-After. What needs no home (sign-in,
+OAuth, the web app, the legacy and device entry points, the developer API) goes to any live
+process in turn.
 
 The door holds no home and no stream: a stream it sent on ends when its process goes away,
 and the client's reconnect through the door finds the new owner.
