@@ -16,6 +16,7 @@ import pytest
 from conftest import RoostProcess, free_port
 from door_helpers import Child, door_process, shared_out
 from postgres_helpers import scratch_database
+from thermostat import Thermostat
 
 from roost import demo
 from roost.store.slots import slot_of
@@ -206,3 +207,25 @@ def test_door_refuses_a_sqlite_file_in_one_line() -> None:
     assert done.returncode != 0
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "postgresql://" in lines[0], done.stderr
+
+
+def test_a_claimed_thermostat_is_handed_the_server_of_its_home_at_entry() -> None:
+    with scratch_database() as db:
+        servers = [server_process(db).start()]
+        try:
+            servers.append(server_process(db).start())
+            owner = shared_out(db, 2)[slot_of(demo_user_id(db))]
+            other = next(s for s in servers if f"http://localhost:{s.port}" != owner)
+            device = Thermostat("127.0.0.1", other.port)
+            urls = device.entry()  # not claimed yet: this server's own transport
+            assert urls["transport_url"] == f"http://127.0.0.1:{other.port}/nest/transport"
+            key = device.passphrase(urls["passphrase_url"])["value"]
+            with httpx.Client(timeout=10) as client:
+                claimed = client.post(owner + "/api/v1/pairings",
+                                      json={"entry_key": f"{key[:3]}-{key[3:]}"},
+                                      headers={"Authorization": f"Bearer {servers[0].token}"})
+            assert claimed.status_code == 201, claimed.text
+            assert device.entry()["transport_url"] == owner + "/nest/transport"
+        finally:
+            for server in servers:
+                server.kill()
