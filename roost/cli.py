@@ -217,8 +217,10 @@ def serve(host: str, port: int, db: str, with_demo: bool, redirect_port: int | N
               "seconds.")
 def door(host: str, port: int, db: str, log_level: str, forwarded_allow_ips: str,
          header_timeout: float) -> None:
-    """The front door of several `roost serve` processes over one PostgreSQL database: a 307
-    to the process serving each token's home (docs/scale-out.md). Holds no home itself."""
+    """Front door of servers sharing a PostgreSQL database.
+
+    Answers each request with a 307 to the `roost serve` process serving the token's home
+    (docs/scale-out.md); holds no home itself."""
     if not is_database_url(db):
         raise click.ClickException("the front door needs the postgresql:// database its "
                                    "servers share (--db)")
