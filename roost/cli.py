@@ -24,13 +24,13 @@ from roost.cli_sim import sim
 from roost.clock import system_clock
 from roost.http.deadline import HEADER_TIMEOUT
 from roost.model.schema import PERMISSIONS
-from roost.server import DevicePort
+from roost.server import DevicePort, serve_door
 from roost.server import serve as run_server
 from roost.service import Service
 from roost.settings import PORT, MqttSettings, Settings
 from roost.simulator.clock import accelerated
 from roost.simulator.presence import WEEKDAYS
-from roost.store import StoreInUse
+from roost.store import StoreInUse, is_database_url
 from roost.store.base import Duplicate, Store
 from roost.store.records import Client
 from roost.store.slots import SLOTS
@@ -60,7 +60,8 @@ main.add_command(db_group)
               "token for the user.")
 @click.option("--redirect-port", type=click.IntRange(1, 65535), default=None,
               help="Also listen here and answer every request with a 307 to --port, as Nest's "
-              "developer-api front door did.")
+              "developer-api front door did; on a postgresql:// database, to the process "
+              "serving the token's home, as `roost door` does.")
 @click.option("--keepalive", default=30.0, show_default=True, type=float,
               help="Seconds between keep-alive events on idle streams.")
 @click.option("--synchronous", type=click.Choice(["FULL", "NORMAL"]), default="FULL",
@@ -201,6 +202,36 @@ def serve(host: str, port: int, db: str, with_demo: bool, redirect_port: int | N
         # uvicorn shuts down cleanly on Ctrl-C and then raises it again: after serving that
         # is the way out (0); before, an interrupted start (130, as shells report SIGINT).
         raise SystemExit(0 if serving else 130) from None
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=PORT, show_default=True, type=click.IntRange(1, 65535))
+@db_option
+@click.option("--log-level", default="info", show_default=True)
+@click.option("--forwarded-allow-ips", default="", show_default="none",
+              help="Believe X-Forwarded-For and X-Forwarded-Proto only from these addresses.")
+@click.option("--header-timeout", default=HEADER_TIMEOUT, show_default=True,
+              type=click.FloatRange(min=0, min_open=True),
+              help="Close a connection whose request headers are not complete in this many "
+              "seconds.")
+def door(host: str, port: int, db: str, log_level: str, forwarded_allow_ips: str,
+         header_timeout: float) -> None:
+    """Front door of servers sharing a PostgreSQL database.
+
+    Answers each request with a 307 to the `roost serve` process serving the token's home
+    (docs/scale-out.md); holds no home itself."""
+    if not is_database_url(db):
+        raise click.ClickException("the front door needs the postgresql:// database its "
+                                   "servers share (--db)")
+    usable(db)
+    check_port(host, port)
+    console.print(f"Roost front door on http://{host}:{port}/ for the servers of "
+                  f"{shown(db)}")
+    try:
+        serve_door(db, host, port, log_level, forwarded_allow_ips, header_timeout)
+    except KeyboardInterrupt:
+        raise SystemExit(0) from None
 
 
 def check_mqtt(url: str | None, user: str | None, prefix: str, discovery: str,

@@ -1,4 +1,5 @@
-"""Running the app under uvicorn: the serving port, and optionally the 307 front door."""
+"""Running the app under uvicorn: the serving port, and optionally the 307 front door; or the
+front door of several processes alone (``roost door``)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.config import LOG_LEVELS
 from uvicorn.logging import DefaultFormatter
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
@@ -20,6 +22,7 @@ from uvicorn.protocols.http.auto import AutoHTTPProtocol
 from roost.api.redirect import FrontDoor
 from roost.http.deadline import HEADER_TIMEOUT, with_header_deadline
 from roost.http.redact import redact
+from roost.store import is_database_url
 
 
 class RedactTokens(logging.Filter):
@@ -83,21 +86,16 @@ def serve(app: Starlette, host: str, port: int, redirect_port: int | None = None
     ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed only from
     ``forwarded_allow_ips`` (comma-separated addresses or networks; none by default): anyone
     else could name any address and so escape the sign-in throttle."""
-    logging.getLogger("uvicorn.access").addFilter(RedactTokens())
-    _log_events(log_level)
-    # uvicorn formats every access line's arguments before the logger drops them; when the
-    # level hides them, not asking for them saves about 5 % of each request's CPU.
-    access_log = LOG_LEVELS.get(log_level.lower(), logging.INFO) <= logging.INFO
-    common = {"host": host, "log_level": log_level, "timeout_graceful_shutdown": 5,
-              "access_log": access_log,
-              "proxy_headers": bool(forwarded_allow_ips.strip()),
-              "forwarded_allow_ips": forwarded_allow_ips.strip() or None,
-              "http": with_header_deadline(AutoHTTPProtocol, header_timeout)}
+    common = _listening(host, log_level, forwarded_allow_ips, header_timeout)
     servers: list[_Server] = []
     _Server(uvicorn.Config(app, port=port, lifespan="on", ssl_certfile=certfile,
                            ssl_keyfile=keyfile, **common), servers,
             on_shutdown=app.state.service.end_streams)
-    if redirect_port is not None:
+    if redirect_port is not None and is_database_url(app.state.settings.db):
+        # Shared by several processes: each token to the process serving its home.
+        _Server(uvicorn.Config(_door(app.state.settings.db), port=redirect_port,
+                               lifespan="on", **common), servers)
+    elif redirect_port is not None:
         serving = servers[0]
 
         async def authenticate(token: str | None) -> None:
@@ -126,6 +124,41 @@ def serve(app: Starlette, host: str, port: int, redirect_port: int | None = None
                                timeout_keep_alive=int(app.state.settings.device_hold) + 60,
                                **common), servers)
 
+    _run(servers)
+
+
+def serve_door(db: str, host: str, port: int, log_level: str = "info",
+               forwarded_allow_ips: str = "", header_timeout: float = HEADER_TIMEOUT) -> None:
+    """Serve the front door alone (``roost door``): no home in memory, only the slots'
+    owners and the tokens read from the database ``db``."""
+    common = _listening(host, log_level, forwarded_allow_ips, header_timeout)
+    servers: list[_Server] = []
+    _Server(uvicorn.Config(_door(db), port=port, lifespan="on", **common), servers)
+    _run(servers)
+
+
+def _door(db: str) -> ASGIApp:
+    from roost.api.door import Door  # needs psycopg, an extra: imported only for PostgreSQL
+
+    return Door(db)
+
+
+def _listening(host: str, log_level: str, forwarded_allow_ips: str,
+               header_timeout: float) -> dict[str, Any]:
+    """What every listener of the process shares, with the logging set up for it."""
+    logging.getLogger("uvicorn.access").addFilter(RedactTokens())
+    _log_events(log_level)
+    # uvicorn formats every access line's arguments before the logger drops them; when the
+    # level hides them, not asking for them saves about 5 % of each request's CPU.
+    access_log = LOG_LEVELS.get(log_level.lower(), logging.INFO) <= logging.INFO
+    return {"host": host, "log_level": log_level, "timeout_graceful_shutdown": 5,
+            "access_log": access_log,
+            "proxy_headers": bool(forwarded_allow_ips.strip()),
+            "forwarded_allow_ips": forwarded_allow_ips.strip() or None,
+            "http": with_header_deadline(AutoHTTPProtocol, header_timeout)}
+
+
+def _run(servers: list[_Server]) -> None:
     async def run_all() -> None:
         await asyncio.gather(*(s.serve() for s in servers))
 

@@ -26,6 +26,8 @@ import nest
 import nest.nest
 import pytest
 from conftest import RoostProcess, free_port
+from door_helpers import Child, door_process
+from postgres_helpers import scratch_database
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:setDaemon\\(\\) is deprecated:DeprecationWarning"),
@@ -72,17 +74,40 @@ class Home:
         return [r.getMessage() for r in self.log.records if r.name == "nest.nest"]
 
 
+@pytest.fixture
+def postgres_database() -> Iterator[str]:
+    with scratch_database() as url:
+        yield url
+
+
+@pytest.fixture
+def door_of() -> Iterator[Callable[[str], Child]]:
+    started: list[Child] = []
+
+    def start(db: str) -> Child:
+        started.append(door_process(db).start())
+        return started[-1]
+
+    yield start
+    for door in started:
+        door.kill()
+
+
 def nest_client(token: str) -> nest.Nest:
     return nest.Nest(client_id="roost-test", client_secret="roost-test", access_token=token)
 
 
-@pytest.fixture(params=["serving-port", "front-door"])
+@pytest.fixture(params=["serving-port", "front-door", "door-of-a-shared-database"])
 def home(request: pytest.FixtureRequest, make_server: Callable[..., RoostProcess],
          monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> Iterator[Home]:
     if request.param == "front-door":
         door = free_port()
         server = make_server("--redirect-port", str(door))
         api_url = f"http://127.0.0.1:{door}"
+    elif request.param == "door-of-a-shared-database":  # `roost door`, as a service runs
+        database = request.getfixturevalue("postgres_database")
+        server = make_server(db=database)
+        api_url = request.getfixturevalue("door_of")(database).url
     else:
         server = make_server()
         api_url = server.url

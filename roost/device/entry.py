@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse, Response
 from roost import pairing
 from roost.device import identity
 from roost.device.registry import Registry
+from roost.errors import ApiError
 from roost.http.body import read_raw
 
 log = logging.getLogger("roost.device")
@@ -70,7 +71,7 @@ class Entry:
             who = "unnamed"
         log.info("device %s entry %s", who, " ".join(f"{k}={v!r}" for k, v in facts.items()))
         base = origin(request, self.device_origin)
-        transport = base + TRANSPORT
+        transport = await self._home_origin(who, base) + TRANSPORT
         return JSONResponse({
             "czfe_url": transport, "transport_url": transport,
             "direct_transport_url": transport,
@@ -79,6 +80,22 @@ class Entry:
             "upload_url": f"{base}{PREFIX}/upload", "pro_info_url": f"{base}{PREFIX}/pro_info",
             "software_update_url": "", "server_version": "1.0.0", "tier_name": "local"},
             headers=stamp(self.registry))
+
+    async def _home_origin(self, serial: str, here: str) -> str:
+        """Where a claimed device's home is served: the live owner of its user's slot when
+        several processes share the database, so the device talks to the one process that
+        keeps its home (docs/scale-out.md); this server otherwise, and while no process
+        serves the slot (this one sends the device on once one does)."""
+        service = self.registry.service
+        if service.ownership is None:
+            return here
+        record = await service.store.device(serial)
+        if record is None or record.user_id is None:
+            return here
+        try:
+            return await service.owner_url(record.user_id) or here
+        except ApiError:  # between owners
+            return here
 
     async def passphrase(self, request: Request) -> Response:
         """The entry key the device shows until a user claims it: the same one while it is

@@ -52,9 +52,10 @@ class AppLaunch:
         updated = [entry.object(key) for key, entry in _entries(snap, types)
                    if held.get(key) != entry.version]
         structures = self.service.home.of_user(principal.user_id, "structures")
+        home = await urls.home_origin(self.service, self.settings, request, principal.user_id)
         answer = {
             "updated_buckets": updated,
-            "service_urls": {**session.service_urls(urls.origin(request)),
+            "service_urls": {**session.service_urls(home),
                              "weave": session.WEAVE},
             "weather_for_structures": {f"structure.{s.id}": self._weather(s)
                                        for s in structures},

@@ -92,7 +92,7 @@ class Sessions:
         expires = self.service.clock() + LIFETIME
         await self.service.store.add_token(tokens.digest(token), user.id,
                                            tokens.FIRST_PARTY_CLIENT, expires=clock.iso(expires))
-        return _json(session_object(user, token, expires, urls.origin(request)))
+        return _json(session_object(user, token, expires, await self._home(request, user.id)))
 
     async def current(self, request: Request) -> Response:
         """``GET /session``: the session of the presented token, the token echoed."""
@@ -103,15 +103,19 @@ class Sessions:
         # Roost's own command-line tokens never end; a month ahead keeps clients that
         # re-sign-in before expires_in from doing so at once.
         expires = principal.expires or self.service.clock() + LIFETIME
-        return _json(session_object(user, principal.token, expires, urls.origin(request)))
+        return _json(session_object(user, principal.token, expires,
+                                    await self._home(request, user.id)))
 
     async def service_urls(self, request: Request) -> Response:
         """``POST /user/service_urls``: where the transport is, for an existing session."""
-        await self._principal(request)
-        return _json(service_urls(urls.origin(request)))
+        principal = await self._principal(request)
+        return _json(service_urls(await self._home(request, principal.user_id)))
 
     async def session(self, request: Request) -> Response:
         return await (self.current(request) if request.method == "GET" else self.login(request))
+
+    async def _home(self, request: Request, user_id: str) -> str:
+        return await urls.home_origin(self.service, self.settings, request, user_id)
 
     async def _principal(self, request: Request) -> Principal:
         if auth.token_of(request) is None:

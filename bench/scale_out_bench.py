@@ -1,0 +1,340 @@
+"""GET and durable PUT through the front door of three servers over one PostgreSQL database.
+
+Makes a scratch database on the PostgreSQL at ``--postgres`` (dropped at the end), seeds
+``--households`` users with the demo home and a token each, starts ``--servers`` ``roost
+serve --no-simulate`` processes and one ``roost door`` on it, waits until the slots are shared
+out, then runs each case for ``--duration`` seconds with ``--connections`` clients:
+
+* ``door GET`` / ``door PUT``: every request goes to the door, and on to the server its 307
+  names (two requests, as a client that follows every redirect makes);
+* ``owner GET`` / ``owner PUT``: each client asks the door once per household and then talks
+  to that household's server directly (as a client that keeps the redirected host does).
+
+A GET reads a Living Room thermostat, a PUT writes its target temperature (acknowledged once
+committed in PostgreSQL), each client on four households chosen at random. The
+clients speak HTTP/1.1 over raw keep-alive connections (an HTTP library's own CPU would
+decide the result on two cores). The cases run in interleaved rounds. Printed per case:
+requests/s and p99 latency (median and range over the rounds), median latency, and the
+machine's load averages.
+
+    python bench/scale_out_bench.py [--servers 3] [--households 60] [--connections 32]
+                                    [--duration 8] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import psycopg
+import servers as processes
+
+from roost import demo
+from roost.auth import passwords, tokens
+from roost.auth.principal import system
+from roost.clock import system_clock
+from roost.service import Service
+from roost.store import open_store
+from roost.store.slots import LIVE_OWNERS, SLOTS
+
+HOST = processes.HOST
+
+
+@dataclass(frozen=True)
+class Household:
+    token: str
+    thermostat: str
+
+
+# -- setting up -------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def scratch_database(server: str) -> Iterator[str]:
+    name = f"roost_bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+    try:
+        yield f"{server}/{name}"
+    finally:
+        with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+
+
+async def seed(db: str, households: int) -> list[Household]:
+    """Users with the demo home and a token each, written before any server starts."""
+    service = Service(open_store(db))
+    await service.start()
+    store = service.store
+    password_hash = passwords.hash_password(demo.PASSWORD)  # one slow hash for them all
+    seeded = []
+    for n in range(households):
+        user = await store.create_user(f"bench{n}@example.com", password_hash)
+        home = await service.create_many(system(user.id), demo.home(system_clock()))
+        token = tokens.new_token()
+        await store.add_token(tokens.digest(token), user.id, tokens.FIRST_PARTY_CLIENT)
+        living_room = next(o for o in home if o.kind == "thermostats")
+        seeded.append(Household(token, living_room.id))
+    await service.stop()
+    store.close()
+    return seeded
+
+
+def start(args: list[str], port: int, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "roost", *args, "--host", HOST,
+                                    "--port", str(port), "--log-level", "warning"],
+                                   stdout=out, stderr=subprocess.STDOUT)
+    try:
+        processes._wait_listening(port, timeout=120)  # slow to start on a busy machine
+    except TimeoutError:
+        process.kill()
+        raise RuntimeError(f"roost {args[0]} did not start: {log.read_text()}") from None
+    return process
+
+
+def wait_shared(db: str, servers: int, timeout: float = 60) -> None:
+    share = -(-SLOTS // servers)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with psycopg.connect(db) as conn:
+            urls = [url for _, url in conn.execute(LIVE_OWNERS)]
+        counts = [urls.count(url) for url in set(urls)]
+        if len(urls) == SLOTS and len(counts) == servers and max(counts) <= share:
+            return
+        time.sleep(0.2)
+    raise TimeoutError("the slots were not shared out")
+
+
+# -- the clients ------------------------------------------------------------------------------
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def open(cls, host: str, port: int) -> Connection:
+        return cls(*await asyncio.open_connection(host, port))
+
+    async def request(self, head: bytes, body: bytes = b"") -> tuple[int, dict[str, str]]:
+        self.writer.write(head + body)
+        status_line = await self.reader.readline()
+        if not status_line:
+            raise ConnectionResetError("closed by the server")
+        status = int(status_line.split()[1])
+        headers: dict[str, str] = {}
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode("latin-1").partition(":")
+            headers[name.strip().lower()] = value.strip()
+        await self.reader.readexactly(int(headers.get("content-length", "0")))
+        return status, headers
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def request_head(method: str, path: str, token: str, body: bytes) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {HOST}", f"Authorization: Bearer {token}"]
+    if body:
+        lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+@dataclass
+class Client:
+    door_port: int
+    households: list[Household]
+    follow_every: bool  # through the door every time, or the owner remembered
+    latencies: list[float] = field(default_factory=list)
+    errors: Counter[int] = field(default_factory=Counter)  # by status
+    _conns: dict[int, Connection] = field(default_factory=dict)
+    _owners: dict[str, int] = field(default_factory=dict)
+    _writes: int = 0
+
+    async def send(self, port: int, head: bytes, body: bytes) -> tuple[int, dict[str, str]]:
+        """A request on the client's connection to ``port``; once more on a new connection
+        if the server had closed that one (uvicorn ends idle keep-alive connections)."""
+        for attempt in (1, 2):
+            if port not in self._conns:
+                self._conns[port] = await Connection.open(HOST, port)
+            try:
+                return await self._conns[port].request(head, body)
+            except (ConnectionError, asyncio.IncompleteReadError):
+                self._conns.pop(port).close()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def one(self, put: bool) -> None:
+        household = random.choice(self.households)
+        path = f"/devices/thermostats/{household.thermostat}"
+        body = b""
+        if put:
+            self._writes += 1
+            body = b'{"target_temperature_f": %d}' % (70 + self._writes % 2)
+        head = request_head("PUT" if put else "GET", path, household.token, body)
+        began = time.perf_counter()
+        port = None if self.follow_every else self._owners.get(household.token)
+        if port is None:
+            status, headers = await self.send(self.door_port, head, body)
+            if status != 307:
+                self.errors[status] += 1
+                return
+            port = urlsplit(headers["location"]).port or 80
+            self._owners[household.token] = port
+        status, _ = await self.send(port, head, body)
+        if status != 200:
+            self.errors[status] += 1
+            if status in (307, 503):  # the household moved: ask the door again
+                self._owners.pop(household.token, None)
+            return
+        self.latencies.append(time.perf_counter() - began)
+
+    async def run(self, put: bool, until: float) -> None:
+        while time.monotonic() < until:
+            await self.one(put)
+
+    def close(self) -> None:
+        for conn in self._conns.values():
+            conn.close()
+
+
+@dataclass
+class Result:
+    case: str
+    requests: int
+    seconds: float
+    errors: Counter[int]
+    p50_ms: float
+    p99_ms: float
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+
+async def run_case(case: str, door_port: int, households: list[Household], connections: int,
+                   put: bool, follow_every: bool, duration: float, warmup: float) -> Result:
+    clients = [Client(door_port, random.Random(n).sample(households, min(4, len(households))),
+                      follow_every) for n in range(connections)]
+    try:
+        warm = time.monotonic() + warmup
+        await asyncio.gather(*(c.run(put, warm) for c in clients))
+        for c in clients:
+            c.latencies.clear()
+            c.errors.clear()
+        began = time.monotonic()
+        await asyncio.gather(*(c.run(put, began + duration) for c in clients))
+        took = time.monotonic() - began
+    finally:
+        for c in clients:
+            c.close()
+    latencies = sorted(x for c in clients for x in c.latencies)
+    return Result(case, len(latencies), took, sum((c.errors for c in clients), Counter()),
+                  statistics.median(latencies) * 1000,
+                  latencies[int(len(latencies) * 0.99)] * 1000)
+
+
+# The cases: through the door every time, or the owner remembered; GETs, then PUTs.
+CASES = [("door GET", False, True), ("owner GET", False, False),
+         ("door PUT", True, True), ("owner PUT", True, False)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--postgres", default=os.environ.get(
+        "ROOST_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432"))
+    parser.add_argument("--servers", type=int, default=3)
+    parser.add_argument("--households", type=int, default=60)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--duration", type=float, default=8.0)
+    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+
+    with scratch_database(args.postgres) as db, \
+            tempfile.TemporaryDirectory(prefix="roost-scale-") as logdir:
+        logs = Path(logdir)
+        households = asyncio.run(seed(db, args.households))
+        started = []
+        try:
+            for n in range(args.servers):
+                port = processes.free_port()
+                started.append(start(["serve", "--no-simulate", "--db", db], port,
+                                     logs / f"serve-{n}.log"))
+            door_port = processes.free_port()
+            started.append(start(["door", "--db", db], door_port, logs / "door.log"))
+            wait_shared(db, args.servers)
+            load_before = processes.load_averages()
+            results: dict[str, list[Result]] = {case: [] for case, _, _ in CASES}
+            for number in range(args.rounds):
+                # Interleaved, each pair in turned order every round: the machine's other
+                # load drifts, and should not favour one side of a comparison.
+                for pair in (CASES[:2], CASES[2:]):
+                    for case, put, follow in pair[::-1] if number % 2 else pair:
+                        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+                            done = runner.run(run_case(
+                                case, door_port, households, args.connections, put, follow,
+                                args.duration, args.warmup))
+                        results[case].append(done)
+                        print(f"round {number + 1} {case}: {done.rate:,.0f}/s", file=sys.stderr)
+            load_after = processes.load_averages()
+        finally:
+            for process in started:
+                process.kill()
+                process.wait(10)
+            for log in sorted(logs.glob("*.log")):  # leases lost, slots moved: say so
+                warned = [line for line in log.read_text().splitlines() if "WARNING" in line]
+                if warned:
+                    print(f"{log.name}: {len(warned)} warnings, first: {warned[0]}",
+                          file=sys.stderr)
+    print(f"{args.servers} servers and a door over one PostgreSQL database, "
+          f"{args.households} households, {args.connections} connections, "
+          f"{args.duration:g} s per case (after {args.warmup:g} s of warm-up), "
+          f"{args.rounds} interleaved rounds")
+    print(f"load averages: before {load_before}, after {load_after} ({os.cpu_count()} cores)")
+    print()
+    print(f"| Case | Requests/s, median of {args.rounds} (range) | p50 ms | p99 ms, median "
+          "(range) | Other answers |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for case, runs in results.items():
+        rates = [r.rate for r in runs]
+        p99s = [r.p99_ms for r in runs]
+        print(f"| {case} | {statistics.median(rates):,.0f} ({min(rates):,.0f}–{max(rates):,.0f})"
+              f" | {statistics.median(r.p50_ms for r in runs):.1f} | "
+              f"{statistics.median(p99s):.1f} ({min(p99s):.1f}–{max(p99s):.1f}) | "
+              f"{_statuses(sum((r.errors for r in runs), Counter()))} |")
+
+
+def _statuses(errors: Counter[int]) -> str:
+    return ", ".join(f"{n} × {status}" for status, n in sorted(errors.items())) or "0"
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop where installed (it comes with uvicorn[standard]): the clients' own CPU counts."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
+if __name__ == "__main__":
+    main()
