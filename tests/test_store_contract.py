@@ -28,7 +28,7 @@ from roost.store.records import (
     USER_DELETED,
     AccountEvent,
 )
-from roost.store.sqlite import SQLiteStore
+from roost.store.sqlite import ROWS, SQLiteStore
 
 # Each store, made from the test's scratch place: a directory, or a database URL.
 STORES: dict[str, Callable[[str], Store]] = {
@@ -163,6 +163,24 @@ async def test_concurrent_commits_of_one_object_land_in_order(make: Callable[[],
             (o.seq, tuple((x.kind, x.id, x.version) for x in o.objects)) for o in outcomes]
         [stored], seq = store.load()
         assert (stored.id, stored.version, stored.data["humidity"], seq) == ("t", 7, 7, 9)
+
+
+async def test_a_batch_with_a_large_commit_numbers_each_change_once_in_order(
+        make: Callable[[], Store]) -> None:
+    """A commit of more objects than one statement writes, queued with small ones: each
+    commit is its own change, numbered in commit order, as ``changes_since`` lists them."""
+    async with started(make) as opened:
+        store = opened.store
+        owner = (await store.create_user("owner@example.com", "hash")).id
+        outcomes = await asyncio.gather(
+            store.commit([thermostat(owner, "small0")]),
+            store.commit([thermostat(owner, f"big{n}") for n in range(ROWS + 5)]),
+            *(store.commit([thermostat(owner, f"small{n}")]) for n in range(1, 4)))
+        seqs = [o.seq for o in outcomes]
+        assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+        assert [c.seq for c in await store.changes_since(0)] == seqs
+        assert opened.commits == list(outcomes)
+        assert store.load()[1] == seqs[-1]
 
 
 async def test_changes_since_lists_later_changes_in_order(make: Callable[[], Store]) -> None:

@@ -241,6 +241,9 @@ class PostgresStore(SQLiteStore):
     """Roost's store in a PostgreSQL database, given by its URL."""
 
     dialect: schema.Dialect = "postgres"
+    # A sequence promises no run of consecutive numbers to one statement's rows, and the
+    # batches of home writes go by postgres_batch: the rare other way is a savepoint each.
+    together = False
 
     def __init__(self, url: str) -> None:
         super().__init__(url)

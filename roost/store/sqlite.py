@@ -74,6 +74,10 @@ class _Pending:
 
 class SQLiteStore(Store):
     dialect: schema.Dialect = "sqlite"
+    # Runs of commits written with one statement per table (_run_together): their change
+    # rows are numbered from the last one's, as SQLite numbers a statement's rows one after
+    # another.
+    together = True
 
     def __init__(self, path: str | Path, synchronous: str = "FULL") -> None:
         self.path = str(path)
@@ -409,7 +413,7 @@ class SQLiteStore(Store):
     def _run_batch(self, conn: sqlite3.Connection, batch: list[_Pending]) -> None:
         try:
             for group in _groups(self._begin(conn, batch)):
-                if len(group) == 1 or not _run_together(conn, group):
+                if len(group) == 1 or not self.together or not _run_together(conn, group):
                     for item in group:
                         _run_alone(conn, item)
             conn.execute("COMMIT")
