@@ -49,10 +49,16 @@ RENEW = ("UPDATE slots SET lease_until = now() + make_interval(secs => %s) "
          "WHERE slot IN (SELECT slot FROM slots WHERE owner = %s ORDER BY slot FOR UPDATE) "
          "RETURNING slot, epoch")
 MEMBERS = "SELECT count(*) FROM members WHERE seen > now() - make_interval(secs => %s)"
-CLAIM = ("UPDATE slots SET owner = %s, url = %s, epoch = epoch + 1, "
-         "lease_until = now() + make_interval(secs => %s) "
+# Free or ended slots; and when joining, those of an earlier run at this process's own URL:
+# whatever ran there before is not serving there now (it could not commit anyway, the fence
+# refuses a taken slot), so a restarted server takes its homes back without waiting out
+# its own old leases.
+CLAIM = ("UPDATE slots SET owner = %(me)s, url = %(url)s, epoch = epoch + 1, "
+         "lease_until = now() + make_interval(secs => %(lease)s) "
          "WHERE slot IN (SELECT slot FROM slots WHERE owner IS NULL OR lease_until < now() "
-         "ORDER BY slot LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING slot, epoch")
+         "OR (%(joining)s AND url = %(url)s AND owner <> %(me)s) "
+         "ORDER BY slot LIMIT %(count)s FOR UPDATE SKIP LOCKED) RETURNING slot, epoch")
+SUCCEEDED = "DELETE FROM members WHERE url = %s AND owner <> %s"
 RELEASE = ("UPDATE slots SET owner = NULL, url = NULL, lease_until = now() "
            "WHERE slot IN (SELECT slot FROM slots WHERE owner = %s AND slot = ANY(%s) "
            "ORDER BY slot FOR UPDATE)")
@@ -87,6 +93,7 @@ class Leases(Ownership):
         self._conn: psycopg.AsyncConnection[Any] | None = None
         self._good = time.monotonic()  # when the last round that succeeded started
         self._failing = False
+        self._joined = False
         self._tasks: list[asyncio.Task[None]] = []
         self._owners: dict[int, str] = {}
         self._owners_at = -math.inf
@@ -187,7 +194,10 @@ class Leases(Ownership):
     async def _round(self, started: float) -> None:
         t = self.timing
         conn = await self._connection()
+        joining = not self._joined
         async with conn.transaction():
+            if joining:  # an earlier run at this URL is no member to share with
+                await conn.execute(SUCCEEDED, (self.advertise, self.owner))
             await conn.execute(HEARTBEAT, (self.owner, self.advertise))
             renewed = await (await conn.execute(RENEW, (t.lease, self.owner))).fetchall()
             mine = dict(renewed)
@@ -201,12 +211,14 @@ class Leases(Ownership):
                     del mine[slot]
                     self._loading.pop(slot, None)
             elif len(mine) < share:
-                claimed = await (await conn.execute(
-                    CLAIM, (self.owner, self.advertise, t.lease, share - len(mine)))).fetchall()
+                claimed = await (await conn.execute(CLAIM, {
+                    "me": self.owner, "url": self.advertise, "lease": t.lease,
+                    "joining": joining, "count": share - len(mine)})).fetchall()
                 mine.update(claimed)
             if not self.held:  # joining, or back after an outage
                 await conn.execute(FORGET)
         self._good = started
+        self._joined = True
         self.lose([s for s in self.held if s not in mine])
         self._loading = {s: e for s, e in self._loading.items() if mine.get(s) == e}
         new = {s: e for s, e in mine.items() if s not in self.held and s not in self._loading}
