@@ -276,8 +276,9 @@ def test_a_retained_command_is_ignored(make_server: Any, tmp_path: Path) -> None
         home.server.terminate()
         # Left on the broker by someone, replayed to every new subscriber: never carried out.
         home.command("living_room", "mode", "off", retain=True)
+        mark = home.watcher.mark  # before starting: the bridge may be online before start returns
         home.server.start()
-        home.watcher.wait_value(f"{home.prefix}/status", "online", after=home.watcher.mark)
+        home.watcher.wait_value(f"{home.prefix}/status", "online", after=mark)
         home.command("living_room", "target", "22")  # after the replay: done once it is
         home.watcher.wait_value(home.state("living_room", "target"), "22.0")
         assert home.thermostat("living_room")["hvac_mode"] == "heat"
