@@ -24,6 +24,7 @@ from starlette.types import Receive, Scope, Send
 from roost import errors
 from roost.api.rest import token_of
 from roost.auth.tokens import digest
+from roost.http import moved
 from roost.store.owners import LiveOwners, TokenUsers, Unavailable
 
 # Paths answered the same by every process: the OAuth flow, sign-in pages, the web app, the
@@ -59,14 +60,7 @@ class Door:
         except errors.ApiError as exc:
             await exc.response()(scope, receive, send)
             return
-        path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
-        location = target.rstrip("/") + path
-        if scope["query_string"]:
-            location += "?" + scope["query_string"].decode("latin-1")
-        await send({"type": "http.response.start", "status": 307,
-                    "headers": [(b"location", location.encode("latin-1")),
-                                (b"content-length", b"0")]})
-        await send({"type": "http.response.body", "body": b""})
+        await moved.send_307(send, moved.location(scope, target))
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         """Nothing to open (connections open on first use); close them at the end."""

@@ -15,6 +15,7 @@ from starlette.types import Receive, Scope, Send
 
 from roost import errors
 from roost.api.rest import token_of
+from roost.http import moved
 
 PUBLIC_PATHS = ("/openapi.json",)  # served without a token on the serving port too
 
@@ -39,11 +40,5 @@ class FrontDoor:
         headers = dict(scope["headers"])
         host = self.host or headers.get(b"host", b"127.0.0.1").decode("latin-1")
         host = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-        path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
-        location = f"{self.scheme}://{host}:{self.serving_port}{path}"
-        if scope["query_string"]:
-            location += "?" + scope["query_string"].decode("latin-1")
-        await send({"type": "http.response.start", "status": 307,
-                    "headers": [(b"location", location.encode("latin-1")),
-                                (b"content-length", b"0")]})
-        await send({"type": "http.response.body", "body": b""})
+        origin = f"{self.scheme}://{host}:{self.serving_port}"
+        await moved.send_307(send, moved.location(scope, origin))

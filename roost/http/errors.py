@@ -28,6 +28,8 @@ from typing import Any, ClassVar
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from roost.http import moved
+
 Translations = Mapping[type[BaseException], Callable[[Any], "HttpError"]]
 
 
@@ -80,8 +82,5 @@ class Elsewhere(HttpError):
         self.origin = origin.rstrip("/")
 
     def redirect(self, request: Request) -> Response:
-        # The path as sent, not as decoded: the owner must see the same request.
-        path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
-        query = request.url.query
-        return Response(status_code=307, headers={
-            "Location": self.origin + path + (f"?{query}" if query else "")})
+        return Response(status_code=307,
+                        headers={"Location": moved.location(request.scope, self.origin)})
