@@ -133,13 +133,12 @@ def _together(batch: list[_Pending]) -> list[Any] | None:
                 return None
             bases.setdefault(key, o.version - 1)
             last[key] = o
-    objects = list(last.values())
-    return [[o.kind for o in objects], [o.id for o in objects],
-            [o.user_id for o in objects], [o.structure_id for o in objects],
-            list(bases.values()), [o.version for o in objects],
-            [orjson.dumps(o.data).decode() for o in objects], [o.updated for o in objects],
-            datetime.now(UTC).isoformat(), len(objects),
-            [_listed(item.objects or ()) for item in batch]]
+    # Two JSON texts, not a list per column: psycopg quotes EXECUTE's parameters in Python,
+    # lists element by element (some 300 µs per written thermostat), a text in C.
+    rows = [[o.kind, o.id, o.user_id, o.structure_id, bases[key], o.version,
+             orjson.dumps(o.data).decode(), o.updated] for key, o in last.items()]
+    return [orjson.dumps(rows).decode(), datetime.now(UTC).isoformat(), len(rows),
+            orjson.dumps([_listed(item.objects or ()) for item in batch]).decode()]
 
 
 # Every object once, on top of the version stored before the batch (``base``); then the
@@ -149,9 +148,10 @@ def _together(batch: list[_Pending]) -> list[Any] | None:
 _BATCH = "roost_batch"
 _BATCH_STATEMENT = """
 WITH given AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::integer[],
-                         $6::integer[], $7::text[], $8::bigint[])
-        AS g (kind, id, user_id, structure_id, base, version, data, updated)),
+    SELECT r->>0 AS kind, r->>1 AS id, r->>2 AS user_id, r->>3 AS structure_id,
+           (r->>4)::integer AS base, (r->>5)::integer AS version, r->>6 AS data,
+           (r->>7)::bigint AS updated
+    FROM json_array_elements($1::json) AS r),
 written AS (
     INSERT INTO objects AS o (kind, id, user_id, structure_id, version, data, updated)
     SELECT kind, id, user_id, structure_id, version, data, updated FROM given
@@ -163,14 +163,15 @@ written AS (
     RETURNING 1),
 numbers AS MATERIALIZED (
     SELECT nextval(pg_get_serial_sequence('changes', 'seq')) AS seq
-    FROM generate_series(1, cardinality($11::text[]))),
+    FROM generate_series(1, json_array_length($4::json))),
 ordered AS MATERIALIZED (
     SELECT seq, row_number() OVER (ORDER BY seq) AS n FROM numbers),
 logged AS (
     INSERT INTO changes (seq, at, objects) OVERRIDING SYSTEM VALUE
-    SELECT ordered.seq, $9::text,
-           CASE WHEN (SELECT count(*) FROM written) = $10::bigint THEN l.objects END
-    FROM unnest($11::text[]) WITH ORDINALITY AS l (objects, n) JOIN ordered USING (n))
+    SELECT ordered.seq, $2::text,
+           CASE WHEN (SELECT count(*) FROM written) = $3::bigint THEN l.objects END
+    FROM json_array_elements_text($4::json) WITH ORDINALITY AS l (objects, n)
+    JOIN ordered USING (n))
 SELECT seq FROM ordered ORDER BY n"""
 
 
