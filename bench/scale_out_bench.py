@@ -18,16 +18,18 @@ Seeds ``--households`` users with the demo home and a token each into each store
   that household's server directly (as a client that keeps the redirected host does).
 
 A GET reads a Living Room thermostat, a PUT writes its target temperature (acknowledged once
-committed), each client on four households chosen at random. The clients speak HTTP/1.1 over
+committed; each PUT to a household the next of 20 values, so every PUT is a commit), each
+client on four households chosen at random. The clients speak HTTP/1.1 over
 raw keep-alive connections from one asyncio process (an HTTP library's own CPU would decide
 the result on two cores); nothing is pinned to a core. The cases run in interleaved rounds,
 GETs then PUTs, in turned order every other round. Printed per case: requests/s and p99
-latency (median and range over the rounds), median latency, the CPU the whole machine and
-the client used meanwhile, and the machine's 1-minute load average at the end of each run;
-then each setup's share of SQLite within each round.
+latency (median and range over the rounds), median latency, change numbers taken per second
+(commits), the CPU the whole machine and the client used meanwhile, and the machine's
+1-minute load average at the end of each run; then each setup's share of SQLite within each
+round.
 
     python bench/scale_out_bench.py [--servers 3] [--households 60] [--connections 32]
-                                    [--duration 8] [--rounds 3] [--only TEXT]
+                                    [--duration 8] [--rounds 3] [--only TEXT ...]
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import asyncio
 import contextlib
 import os
 import random
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -58,6 +61,7 @@ from roost.auth.principal import system
 from roost.clock import system_clock
 from roost.service import Service
 from roost.store import open_store
+from roost.store.leases import NEWEST
 from roost.store.slots import LIVE_OWNERS, SLOTS
 
 HOST = processes.HOST
@@ -171,11 +175,15 @@ class Client:
     door_port: int
     households: list[Household]
     follow_every: bool  # through the door every time, or the owner remembered
+    direct: bool = False  # door_port is the one server itself, no door
     latencies: list[float] = field(default_factory=list)
     errors: Counter[int] = field(default_factory=Counter)  # by status
     _conns: dict[int, Connection] = field(default_factory=dict)
     _owners: dict[str, int] = field(default_factory=dict)
-    _writes: int = 0
+    # PUTs so far per household, shared by all clients: each PUT writes the next of 20
+    # values, so it changes the thermostat (a write of the value it has is not committed)
+    # while fewer than 20 PUTs to one household are in flight.
+    turns: Counter[str] = field(default_factory=Counter)
 
     async def send(self, port: int, head: bytes, body: bytes) -> tuple[int, dict[str, str]]:
         """A request on the client's connection to ``port``; once more on a new connection
@@ -196,11 +204,12 @@ class Client:
         path = f"/devices/thermostats/{household.thermostat}"
         body = b""
         if put:
-            self._writes += 1
-            body = b'{"target_temperature_f": %d}' % (70 + self._writes % 2)
+            self.turns[household.token] += 1
+            body = b'{"target_temperature_f": %d}' % (60 + self.turns[household.token] % 20)
         head = request_head("PUT" if put else "GET", path, household.token, body)
         began = time.perf_counter()
-        port = None if self.follow_every else self._owners.get(household.token)
+        port = self.door_port if self.direct else (
+            None if self.follow_every else self._owners.get(household.token))
         if port is None:
             status, headers = await self.send(self.door_port, head, body)
             if status != 307:
@@ -233,6 +242,7 @@ class Result:
     errors: Counter[int]
     p50_ms: float
     p99_ms: float
+    commits: float  # change numbers taken per second (a failed batch's too)
     machine_cpu: float  # cores busy meanwhile, everything included
     client_cpu: float  # cores the clients' process used
     load: str  # the 1-minute load average as the run ended
@@ -252,41 +262,52 @@ class Case:
 
 @dataclass
 class Running:
-    """A setup once started: where its clients go first, and whether that is a door."""
+    """A setup once started: where its clients go first, whether that is a door, and its
+    database."""
 
     port: int
     door: bool
+    db: str
+
+
+def newest(db: str) -> int:
+    """The last change number of the database."""
+    if db.startswith("postgresql:"):
+        with psycopg.connect(db) as conn:
+            row = conn.execute(NEWEST).fetchone()
+    else:
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+            row = conn.execute(NEWEST).fetchone()
+    assert row is not None
+    return int(row[0])
 
 
 async def run_case(case: Case, running: Running, households: list[Household],
                    connections: int, duration: float, warmup: float) -> Result:
-    clients = []
-    for n in range(connections):
-        client = Client(running.port, random.Random(n).sample(households,
-                                                              min(4, len(households))),
-                        case.follow_every)
-        if not running.door:  # one server: it owns every household
-            client._owners = {h.token: running.port for h in client.households}
-        clients.append(client)
+    turns: Counter[str] = Counter()
+    clients = [Client(running.port, random.Random(n).sample(households, min(4, len(households))),
+                      case.follow_every, direct=not running.door, turns=turns)
+               for n in range(connections)]
     try:
         warm = time.monotonic() + warmup
         await asyncio.gather(*(c.run(case.put, warm) for c in clients))
         for c in clients:
             c.latencies.clear()
             c.errors.clear()
-        busy, own = processes.machine_busy_seconds(), time.process_time()
+        busy, own, seq = processes.machine_busy_seconds(), time.process_time(), newest(running.db)
         began = time.monotonic()
         await asyncio.gather(*(c.run(case.put, began + duration) for c in clients))
         took = time.monotonic() - began
         busy, own = processes.machine_busy_seconds() - busy, time.process_time() - own
+        seq = newest(running.db) - seq
     finally:
         for c in clients:
             c.close()
     latencies = sorted(x for c in clients for x in c.latencies)
     return Result(case.name, len(latencies), took, sum((c.errors for c in clients), Counter()),
                   statistics.median(latencies) * 1000,
-                  latencies[int(len(latencies) * 0.99)] * 1000, busy / took, own / took,
-                  processes.load_averages().split()[0])
+                  latencies[int(len(latencies) * 0.99)] * 1000, seq / took, busy / took,
+                  own / took, processes.load_averages().split()[0])
 
 
 SQLITE, ONE = "SQLite", "PostgreSQL, 1 process"
@@ -323,10 +344,10 @@ def start_setup(setup: str, args: argparse.Namespace, stack: contextlib.ExitStac
     if setup != SQLITE:
         wait_shared(db, count)
     if count == 1:
-        return Running(ports[0], door=False), households
+        return Running(ports[0], door=False, db=db), households
     door_port = processes.free_port()
     started.append(start(["door", "--db", db], door_port, logs / "door.log"))
-    return Running(door_port, door=True), households
+    return Running(door_port, door=True, db=db), households
 
 
 def _stop(started: list[subprocess.Popen[bytes]]) -> None:
@@ -345,9 +366,11 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=8.0)
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--only", default="", help="run only the cases whose name holds this")
+    parser.add_argument("--only", nargs="+", default=[""], metavar="TEXT",
+                        help="run only the cases whose name holds one of these")
     args = parser.parse_args()
-    chosen = [case for case in cases(args.servers) if args.only in case.name]
+    chosen = [case for case in cases(args.servers)
+              if any(text in case.name for text in args.only)]
 
     with contextlib.ExitStack() as stack:
         logs = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="roost-scale-")))
@@ -378,14 +401,16 @@ def main() -> None:
     print(f"load averages: before {load_before}, after {load_after} ({os.cpu_count()} cores)")
     print()
     print(f"| Case | Requests/s, median of {args.rounds} (range) | p50 ms | p99 ms, median "
-          "(range) | Machine CPU | Client CPU | 1-min load at each run's end | Other answers |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |")
+          "(range) | Commits/s | Machine CPU | Client CPU | 1-min load at each run's end | "
+          "Other answers |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |")
     for case, runs in results.items():
         rates = [r.rate for r in runs]
         p99s = [r.p99_ms for r in runs]
         print(f"| {case} | {statistics.median(rates):,.0f} ({min(rates):,.0f}–{max(rates):,.0f})"
               f" | {statistics.median(r.p50_ms for r in runs):.1f} | "
               f"{statistics.median(p99s):.1f} ({min(p99s):.1f}–{max(p99s):.1f}) | "
+              f"{statistics.median(r.commits for r in runs):,.0f} | "
               f"{statistics.median(r.machine_cpu for r in runs):.2f} | "
               f"{statistics.median(r.client_cpu for r in runs):.2f} | "
               f"{' '.join(r.load for r in runs)} | "
