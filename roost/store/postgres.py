@@ -574,15 +574,15 @@ class PostgresStore(SQLiteStore):
 
     def _settle_pipelined(self, conn: _Connection, batch: list[_Pending]) -> None:
         """:meth:`_settle` of a pipelined batch, one transaction whose change numbers never
-        came back: committed if the first object it wrote is stored as it wrote it (only
+        came back: committed if the last object it wrote is stored as it wrote it (only
         this process writes its slots' objects; should the slot have moved meanwhile, the
-        home leaves this process anyway)."""
-        assert batch[0].objects is not None
-        first = batch[0].objects[0]
+        home leaves this process anyway). The last: a later write of the batch may have
+        written an earlier one's object again."""
+        last = next(o for item in reversed(batch) for o in reversed(item.objects or ()))
         row = conn.execute("SELECT version FROM objects WHERE kind = ? AND id = ?",
-                           (first.kind, first.id)).fetchone()
-        committed = row is None if first.deleted else (row is not None and
-                                                         row[0] == first.version)
+                           (last.kind, last.id)).fetchone()
+        committed = row is None if last.deleted else (row is not None and
+                                                        row[0] == last.version)
         self._unsure = []
         log.warning("the writes whose commit was cut off were %s", "committed" if committed
                     else "not committed")
