@@ -1,24 +1,35 @@
-"""GET and durable PUT through the front door of three servers over one PostgreSQL database.
+"""GET and durable PUT on SQLite, on PostgreSQL with one process, and on PostgreSQL with
+three processes behind the front door: one run, one load generator.
 
-Makes a scratch database on the PostgreSQL at ``--postgres`` (dropped at the end), seeds
-``--households`` users with the demo home and a token each, starts ``--servers`` ``roost
-serve --no-simulate`` processes and one ``roost door`` on it, waits until the slots are shared
-out, then runs each case for ``--duration`` seconds with ``--connections`` clients:
+Seeds ``--households`` users with the demo home and a token each into each store, and starts:
 
-* ``door GET`` / ``door PUT``: every request goes to the door, and on to the server its 307
+* ``SQLite``: one ``roost serve --no-simulate`` on a SQLite file (``synchronous=FULL``);
+* ``PostgreSQL, 1 process``: one on a scratch database on the PostgreSQL at ``--postgres``;
+* ``PostgreSQL, N processes``: ``--servers`` of them and one ``roost door`` on another
+  scratch database, once the slots are shared out.
+
+(Scratch databases are dropped at the end.) Each case runs for ``--duration`` seconds with
+``--connections`` clients:
+
+* ``SQLite`` / ``PostgreSQL, 1 process``: straight to the one server;
+* ``N processes, door``: every request goes to the door, and on to the server its 307
   names (two requests, as a client that follows every redirect makes);
-* ``owner GET`` / ``owner PUT``: each client asks the door once per household and then talks
-  to that household's server directly (as a client that keeps the redirected host does).
+* ``N processes, owner``: each client asks the door once per household and then talks to
+  that household's server directly (as a client that keeps the redirected host does).
 
 A GET reads a Living Room thermostat, a PUT writes its target temperature (acknowledged once
-committed in PostgreSQL), each client on four households chosen at random. The
-clients speak HTTP/1.1 over raw keep-alive connections (an HTTP library's own CPU would
-decide the result on two cores). The cases run in interleaved rounds. Printed per case:
-requests/s and p99 latency (median and range over the rounds), median latency, and the
-machine's load averages.
+committed; each PUT to a household the next of 20 values, so every PUT is a commit), each
+client on four households chosen at random. The clients speak HTTP/1.1 over
+raw keep-alive connections from one asyncio process (an HTTP library's own CPU would decide
+the result on two cores); nothing is pinned to a core. The cases run in interleaved rounds,
+GETs then PUTs, in turned order every other round. Printed per case: requests/s and p99
+latency (median and range over the rounds), median latency, change numbers taken per second
+(commits), the CPU the whole machine and the client used meanwhile, and the machine's
+1-minute load average at the end of each run; then each setup's share of SQLite within each
+round.
 
     python bench/scale_out_bench.py [--servers 3] [--households 60] [--connections 32]
-                                    [--duration 8] [--rounds 3]
+                                    [--duration 8] [--rounds 3] [--only TEXT ...]
 """
 
 from __future__ import annotations
@@ -28,6 +39,7 @@ import asyncio
 import contextlib
 import os
 import random
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -49,6 +61,7 @@ from roost.auth.principal import system
 from roost.clock import system_clock
 from roost.service import Service
 from roost.store import open_store
+from roost.store.leases import NEWEST
 from roost.store.slots import LIVE_OWNERS, SLOTS
 
 HOST = processes.HOST
@@ -162,11 +175,15 @@ class Client:
     door_port: int
     households: list[Household]
     follow_every: bool  # through the door every time, or the owner remembered
+    direct: bool = False  # door_port is the one server itself, no door
     latencies: list[float] = field(default_factory=list)
     errors: Counter[int] = field(default_factory=Counter)  # by status
     _conns: dict[int, Connection] = field(default_factory=dict)
     _owners: dict[str, int] = field(default_factory=dict)
-    _writes: int = 0
+    # PUTs so far per household, shared by all clients: each PUT writes the next of 20
+    # values, so it changes the thermostat (a write of the value it has is not committed)
+    # while fewer than 20 PUTs to one household are in flight.
+    turns: Counter[str] = field(default_factory=Counter)
 
     async def send(self, port: int, head: bytes, body: bytes) -> tuple[int, dict[str, str]]:
         """A request on the client's connection to ``port``; once more on a new connection
@@ -187,11 +204,12 @@ class Client:
         path = f"/devices/thermostats/{household.thermostat}"
         body = b""
         if put:
-            self._writes += 1
-            body = b'{"target_temperature_f": %d}' % (70 + self._writes % 2)
+            self.turns[household.token] += 1
+            body = b'{"target_temperature_f": %d}' % (60 + self.turns[household.token] % 20)
         head = request_head("PUT" if put else "GET", path, household.token, body)
         began = time.perf_counter()
-        port = None if self.follow_every else self._owners.get(household.token)
+        port = self.door_port if self.direct else (
+            None if self.follow_every else self._owners.get(household.token))
         if port is None:
             status, headers = await self.send(self.door_port, head, body)
             if status != 307:
@@ -224,37 +242,118 @@ class Result:
     errors: Counter[int]
     p50_ms: float
     p99_ms: float
+    commits: float  # change numbers taken per second (a failed batch's too)
+    machine_cpu: float  # cores busy meanwhile, everything included
+    client_cpu: float  # cores the clients' process used
+    load: str  # the 1-minute load average as the run ended
 
     @property
     def rate(self) -> float:
         return self.requests / self.seconds
 
 
-async def run_case(case: str, door_port: int, households: list[Household], connections: int,
-                   put: bool, follow_every: bool, duration: float, warmup: float) -> Result:
-    clients = [Client(door_port, random.Random(n).sample(households, min(4, len(households))),
-                      follow_every) for n in range(connections)]
+@dataclass(frozen=True)
+class Case:
+    name: str
+    setup: str  # the name of the setup it runs against
+    put: bool
+    follow_every: bool = False  # through the door every time (only with a door)
+
+
+@dataclass
+class Running:
+    """A setup once started: where its clients go first, whether that is a door, and its
+    database."""
+
+    port: int
+    door: bool
+    db: str
+
+
+def newest(db: str) -> int:
+    """The last change number of the database."""
+    if db.startswith("postgresql:"):
+        with psycopg.connect(db) as conn:
+            row = conn.execute(NEWEST).fetchone()
+    else:
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+            row = conn.execute(NEWEST).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+async def run_case(case: Case, running: Running, households: list[Household],
+                   connections: int, duration: float, warmup: float) -> Result:
+    turns: Counter[str] = Counter()
+    clients = [Client(running.port, random.Random(n).sample(households, min(4, len(households))),
+                      case.follow_every, direct=not running.door, turns=turns)
+               for n in range(connections)]
     try:
         warm = time.monotonic() + warmup
-        await asyncio.gather(*(c.run(put, warm) for c in clients))
+        await asyncio.gather(*(c.run(case.put, warm) for c in clients))
         for c in clients:
             c.latencies.clear()
             c.errors.clear()
+        busy, own, seq = processes.machine_busy_seconds(), time.process_time(), newest(running.db)
         began = time.monotonic()
-        await asyncio.gather(*(c.run(put, began + duration) for c in clients))
+        await asyncio.gather(*(c.run(case.put, began + duration) for c in clients))
         took = time.monotonic() - began
+        busy, own = processes.machine_busy_seconds() - busy, time.process_time() - own
+        seq = newest(running.db) - seq
     finally:
         for c in clients:
             c.close()
     latencies = sorted(x for c in clients for x in c.latencies)
-    return Result(case, len(latencies), took, sum((c.errors for c in clients), Counter()),
+    return Result(case.name, len(latencies), took, sum((c.errors for c in clients), Counter()),
                   statistics.median(latencies) * 1000,
-                  latencies[int(len(latencies) * 0.99)] * 1000)
+                  latencies[int(len(latencies) * 0.99)] * 1000, seq / took, busy / took,
+                  own / took, processes.load_averages().split()[0])
 
 
-# The cases: through the door every time, or the owner remembered; GETs, then PUTs.
-CASES = [("door GET", False, True), ("owner GET", False, False),
-         ("door PUT", True, True), ("owner PUT", True, False)]
+SQLITE, ONE = "SQLite", "PostgreSQL, 1 process"
+
+
+def cases(servers: int) -> list[Case]:
+    """Every case, GETs first: each setup's, and the several processes' both ways."""
+    many = f"PostgreSQL, {servers} processes"
+    return [case for put, what in ((False, "GET"), (True, "PUT")) for case in (
+        Case(f"{SQLITE} {what}", SQLITE, put),
+        Case(f"{ONE} {what}", ONE, put),
+        Case(f"{many}, door {what}", many, put, follow_every=True),
+        Case(f"{many}, owner {what}", many, put))]
+
+
+def start_setup(setup: str, args: argparse.Namespace, stack: contextlib.ExitStack,
+                logs: Path) -> tuple[Running, list[Household]]:
+    """Seed a store for ``setup``, start its processes (stopped when ``stack`` closes)."""
+    if setup == SQLITE:
+        db = str(logs / "roost.db")
+        count = 1
+    else:
+        db = stack.enter_context(scratch_database(args.postgres))
+        count = 1 if setup == ONE else args.servers
+    households = asyncio.run(seed(db, args.households))
+    started: list[subprocess.Popen[bytes]] = []
+    stack.callback(_stop, started)
+    extra = ["--synchronous", "FULL"] if setup == SQLITE else []
+    ports = [processes.free_port() for _ in range(count)]
+    for n, port in enumerate(ports):
+        name = f"{setup}-{n}".replace(" ", "").replace(",", "-")
+        started.append(start(["serve", "--no-simulate", "--db", db, *extra], port,
+                             logs / f"{name}.log"))
+    if setup != SQLITE:
+        wait_shared(db, count)
+    if count == 1:
+        return Running(ports[0], door=False, db=db), households
+    door_port = processes.free_port()
+    started.append(start(["door", "--db", db], door_port, logs / "door.log"))
+    return Running(door_port, door=True, db=db), households
+
+
+def _stop(started: list[subprocess.Popen[bytes]]) -> None:
+    for process in started:
+        process.kill()
+        process.wait(10)
 
 
 def main() -> None:
@@ -267,60 +366,71 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=8.0)
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--only", nargs="+", default=[""], metavar="TEXT",
+                        help="run only the cases whose name holds one of these")
     args = parser.parse_args()
+    chosen = [case for case in cases(args.servers)
+              if any(text in case.name for text in args.only)]
 
-    with scratch_database(args.postgres) as db, \
-            tempfile.TemporaryDirectory(prefix="roost-scale-") as logdir:
-        logs = Path(logdir)
-        households = asyncio.run(seed(db, args.households))
-        started = []
-        try:
-            for n in range(args.servers):
-                port = processes.free_port()
-                started.append(start(["serve", "--no-simulate", "--db", db], port,
-                                     logs / f"serve-{n}.log"))
-            door_port = processes.free_port()
-            started.append(start(["door", "--db", db], door_port, logs / "door.log"))
-            wait_shared(db, args.servers)
-            load_before = processes.load_averages()
-            results: dict[str, list[Result]] = {case: [] for case, _, _ in CASES}
-            for number in range(args.rounds):
-                # Interleaved, each pair in turned order every round: the machine's other
-                # load drifts, and should not favour one side of a comparison.
-                for pair in (CASES[:2], CASES[2:]):
-                    for case, put, follow in pair[::-1] if number % 2 else pair:
-                        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-                            done = runner.run(run_case(
-                                case, door_port, households, args.connections, put, follow,
-                                args.duration, args.warmup))
-                        results[case].append(done)
-                        print(f"round {number + 1} {case}: {done.rate:,.0f}/s", file=sys.stderr)
-            load_after = processes.load_averages()
-        finally:
-            for process in started:
-                process.kill()
-                process.wait(10)
-            for log in sorted(logs.glob("*.log")):  # leases lost, slots moved: say so
-                warned = [line for line in log.read_text().splitlines() if "WARNING" in line]
-                if warned:
-                    print(f"{log.name}: {len(warned)} warnings, first: {warned[0]}",
-                          file=sys.stderr)
-    print(f"{args.servers} servers and a door over one PostgreSQL database, "
-          f"{args.households} households, {args.connections} connections, "
-          f"{args.duration:g} s per case (after {args.warmup:g} s of warm-up), "
+    with contextlib.ExitStack() as stack:
+        logs = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="roost-scale-")))
+        stack.callback(_warnings, logs)
+        setups = {}
+        for setup in dict.fromkeys(case.setup for case in chosen):
+            setups[setup] = start_setup(setup, args, stack, logs)
+        load_before = processes.load_averages()
+        results: dict[str, list[Result]] = {case.name: [] for case in chosen}
+        for number in range(args.rounds):
+            # Interleaved, in turned order every other round: the machine's other load
+            # drifts, and should not favour one side of a comparison.
+            for put in (False, True):
+                group = [case for case in chosen if case.put == put]
+                for case in group[::-1] if number % 2 else group:
+                    running, households = setups[case.setup]
+                    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+                        done = runner.run(run_case(case, running, households,
+                                                   args.connections, args.duration,
+                                                   args.warmup))
+                    results[case.name].append(done)
+                    print(f"round {number + 1} {case.name}: {done.rate:,.0f}/s, p99 "
+                          f"{done.p99_ms:.1f} ms, load {done.load}", file=sys.stderr)
+        load_after = processes.load_averages()
+    print(f"{', '.join(setups)}; {args.households} households each, {args.connections} "
+          f"connections, {args.duration:g} s per case (after {args.warmup:g} s of warm-up), "
           f"{args.rounds} interleaved rounds")
     print(f"load averages: before {load_before}, after {load_after} ({os.cpu_count()} cores)")
     print()
     print(f"| Case | Requests/s, median of {args.rounds} (range) | p50 ms | p99 ms, median "
-          "(range) | Other answers |")
-    print("| --- | ---: | ---: | ---: | ---: |")
+          "(range) | Commits/s | Machine CPU | Client CPU | 1-min load at each run's end | "
+          "Other answers |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |")
     for case, runs in results.items():
         rates = [r.rate for r in runs]
         p99s = [r.p99_ms for r in runs]
         print(f"| {case} | {statistics.median(rates):,.0f} ({min(rates):,.0f}–{max(rates):,.0f})"
               f" | {statistics.median(r.p50_ms for r in runs):.1f} | "
               f"{statistics.median(p99s):.1f} ({min(p99s):.1f}–{max(p99s):.1f}) | "
+              f"{statistics.median(r.commits for r in runs):,.0f} | "
+              f"{statistics.median(r.machine_cpu for r in runs):.2f} | "
+              f"{statistics.median(r.client_cpu for r in runs):.2f} | "
+              f"{' '.join(r.load for r in runs)} | "
               f"{_statuses(sum((r.errors for r in runs), Counter()))} |")
+    print()
+    for case in chosen:
+        base = f"{SQLITE} {'PUT' if case.put else 'GET'}"
+        if case.setup != SQLITE and base in results:
+            shares = [ours.rate / theirs.rate
+                      for ours, theirs in zip(results[case.name], results[base], strict=True)]
+            print(f"{case.name} = {statistics.median(shares):.0%} of {base} (per round "
+                  f"{', '.join(f'{x:.0%}' for x in shares)})")
+
+
+def _warnings(logs: Path) -> None:
+    """Leases lost, slots moved, connections lost: say so."""
+    for log in sorted(logs.glob("*.log")):
+        warned = [line for line in log.read_text().splitlines() if "WARNING" in line]
+        if warned:
+            print(f"{log.name}: {len(warned)} warnings, first: {warned[0]}", file=sys.stderr)
 
 
 def _statuses(errors: Counter[int]) -> str:

@@ -77,11 +77,8 @@ def postgres_one(server_url: str) -> Callable[[Path, contextlib.ExitStack], Serv
 
 
 def setups(args: argparse.Namespace) -> list[Setup]:
-    """What the run compares. A row for several processes over one database behind the
-    front door goes here as one more Setup: start the processes and the door, and return
-    a Server whose port answers the data API for the demo token (wrk follows no
-    redirects, so the door's 307 must be followed once, to the owner's port, beforehand)
-    and whose helper_pids are the other processes and the database's backends."""
+    """What the run compares. Several processes behind the front door are measured by
+    scale_out_bench.py, beside these two, with a client that follows the door's 307s."""
     return [
         Setup("SQLite", sqlite),
         Setup("PostgreSQL, 1 process", postgres_one(args.postgres)),

@@ -407,14 +407,22 @@ class PostgresStore(SQLiteStore):
 
     async def _submit(self, pending: _Pending) -> Any:
         self._queue.put(pending)
+        assert self._loop is not None
+        # A timer, not asyncio.wait_for: that cost more of the loop per write than the rest
+        # of waiting for it. Shielded: a caller that goes away does not undo its write.
+        late = self._loop.call_later(WRITE_TIMEOUT, self._too_late, pending)
         try:
-            return await asyncio.wait_for(asyncio.shield(pending.future), WRITE_TIMEOUT)
-        except TimeoutError:
-            # The writer is stuck on a database that stopped answering: cut its connection,
-            # so that it fails this batch and connects again for the next.
-            pending.future.cancel()
+            return await asyncio.shield(pending.future)
+        finally:
+            late.cancel()
+
+    def _too_late(self, pending: _Pending) -> None:
+        """The writer is stuck on a database that stopped answering: answer the write 503 (if
+        the writer has not taken it yet, it never will) and cut the writer's connection, so
+        that it fails its batch and connects again for the next."""
+        if not pending.future.done():
+            pending.future.set_exception(Unavailable("the database did not answer in time"))
             self._cut_writer()
-            raise Unavailable("the database did not answer in time") from None
 
     def _cut_writer(self) -> None:
         with self._swap:
@@ -473,8 +481,8 @@ class PostgresStore(SQLiteStore):
                 if first is None:
                     return
                 batch, stop = self._gather(first)
-                # A write whose caller gave up waiting is not run: it was answered 503.
-                batch = [item for item in batch if not item.future.cancelled()]
+                # A write answered 503 for waiting too long is not run.
+                batch = [item for item in batch if not item.future.done()]
                 conn = self._connection()
                 if conn is None:
                     for item in batch:
@@ -566,15 +574,15 @@ class PostgresStore(SQLiteStore):
 
     def _settle_pipelined(self, conn: _Connection, batch: list[_Pending]) -> None:
         """:meth:`_settle` of a pipelined batch, one transaction whose change numbers never
-        came back: committed if the first object it wrote is stored as it wrote it (only
+        came back: committed if the last object it wrote is stored as it wrote it (only
         this process writes its slots' objects; should the slot have moved meanwhile, the
-        home leaves this process anyway)."""
-        assert batch[0].objects is not None
-        first = batch[0].objects[0]
+        home leaves this process anyway). The last: a later write of the batch may have
+        written an earlier one's object again."""
+        last = next(o for item in reversed(batch) for o in reversed(item.objects or ()))
         row = conn.execute("SELECT version FROM objects WHERE kind = ? AND id = ?",
-                           (first.kind, first.id)).fetchone()
-        committed = row is None if first.deleted else (row is not None and
-                                                         row[0] == first.version)
+                           (last.kind, last.id)).fetchone()
+        committed = row is None if last.deleted else (row is not None and
+                                                        row[0] == last.version)
         self._unsure = []
         log.warning("the writes whose commit was cut off were %s", "committed" if committed
                     else "not committed")
