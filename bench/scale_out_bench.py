@@ -45,9 +45,8 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -74,18 +73,6 @@ class Household:
 
 
 # -- setting up -------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def scratch_database(server: str) -> Iterator[str]:
-    name = f"roost_bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
-    try:
-        yield f"{server}/{name}"
-    finally:
-        with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
 
 
 async def seed(db: str, households: int) -> list[Household]:
@@ -330,7 +317,7 @@ def start_setup(setup: str, args: argparse.Namespace, stack: contextlib.ExitStac
         db = str(logs / "roost.db")
         count = 1
     else:
-        db = stack.enter_context(scratch_database(args.postgres))
+        db = stack.enter_context(processes.scratch_database(args.postgres))
         count = 1 if setup == ONE else args.servers
     households = asyncio.run(seed(db, args.households))
     started: list[subprocess.Popen[bytes]] = []

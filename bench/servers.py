@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -231,3 +232,18 @@ def living_room(server: Server) -> tuple[str, int]:
             assert t["hvac_mode"] == "heat", t["hvac_mode"]
             return device_id, int(t["target_temperature_f"])
     raise LookupError("the demo home has no Living Room thermostat")
+
+
+@contextlib.contextmanager
+def scratch_database(server: str) -> Iterator[str]:
+    """The URL of a new database on the PostgreSQL at ``server``, dropped at the end."""
+    import psycopg  # only the benchmarks of PostgreSQL need it
+
+    name = f"roost_bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+    try:
+        yield f"{server}/{name}"
+    finally:
+        with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]

@@ -20,8 +20,7 @@ import argparse
 import contextlib
 import shutil
 import tempfile
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,18 +40,6 @@ class Setup:
     start: Callable[[Path, contextlib.ExitStack], Server]
 
 
-@contextlib.contextmanager
-def scratch_database(server_url: str) -> Iterator[str]:
-    name = f"roost_bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(f"{server_url}/postgres", autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
-    try:
-        yield f"{server_url}/{name}"
-    finally:
-        with psycopg.connect(f"{server_url}/postgres", autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
-
-
 def backends(url: str) -> tuple[int, ...]:
     """The PostgreSQL processes serving connections to the database at ``url``."""
     name = url.rsplit("/", 1)[1]
@@ -68,7 +55,7 @@ def sqlite(work: Path, stack: contextlib.ExitStack) -> Server:
 
 def postgres_one(server_url: str) -> Callable[[Path, contextlib.ExitStack], Server]:
     def start(work: Path, stack: contextlib.ExitStack) -> Server:
-        url = stack.enter_context(scratch_database(server_url))
+        url = stack.enter_context(servers.scratch_database(server_url))
         server = stack.enter_context(servers.running(servers.start_roost(work, db=url)))
         server.helper_pids = backends(url)
         return server
