@@ -35,7 +35,8 @@ import psycopg
 
 from roost.model.compact import Sharing
 from roost.store.base import LeaseTiming, Lose, Ownership, Take
-from roost.store.slots import LIVE_OWNERS, SLOTS, slot_of
+from roost.store.owners import LiveOwners
+from roost.store.slots import SLOTS, slot_of
 
 log = logging.getLogger("roost.leases")
 
@@ -72,8 +73,6 @@ OBJECTS = ("SELECT kind, id, user_id, structure_id, version, data, updated FROM 
            "WHERE user_id = ANY(%s)")
 NEWEST = "SELECT coalesce(max(seq), 0) FROM changes"
 
-OWNERS_FOR = 1.0  # seconds the live owners are kept before they are read again
-OWNERS_WAIT = 1.0  # seconds a request waits for them before it is answered 503
 
 
 class Leases(Ownership):
@@ -95,10 +94,7 @@ class Leases(Ownership):
         self._failing = False
         self._joined = False
         self._tasks: list[asyncio.Task[None]] = []
-        self._owners: dict[int, str] = {}
-        self._owners_at = -math.inf
-        self._reading: asyncio.Task[None] | None = None
-        self._owners_conn: psycopg.AsyncConnection[Any] | None = None
+        self._owners = LiveOwners(url)  # where the slots of others are served
 
     async def start(self, take: Take, lose: Lose) -> None:
         self._take, self._lose = take, lose
@@ -123,9 +119,7 @@ class Leases(Ownership):
         except Exception as exc:  # they end with their lease instead
             log.warning("could not hand the slots back: %s", exc)
         await self._close()
-        if self._owners_conn is not None:
-            with contextlib.suppress(Exception):
-                await self._owners_conn.close()
+        await self._owners.close()
 
     def lose(self, slots: Iterable[int]) -> None:
         gone = frozenset(s for s in slots if self.held.pop(s, None) is not None)
@@ -133,31 +127,8 @@ class Leases(Ownership):
             self._lose(gone)
 
     async def owner_url(self, slot: int) -> str | None:
-        if time.monotonic() - self._owners_at > OWNERS_FOR:
-            if self._reading is None or self._reading.done():
-                self._reading = asyncio.create_task(self._read_owners())
-            reading = self._reading
-            # Waited for, never cancelled: a cancelled psycopg query may take seconds to end.
-            await asyncio.wait({reading}, timeout=OWNERS_WAIT)
-            if not reading.done() or reading.cancelled() or reading.exception() is not None:
-                return None
-        url = self._owners.get(slot)
+        url = await self._owners.slot_url(slot)
         return None if url == self.advertise else url  # never send a client back here
-
-    async def _read_owners(self) -> None:
-        try:
-            if self._owners_conn is None or self._owners_conn.closed:
-                self._owners_conn = await psycopg.AsyncConnection.connect(
-                    self.url, autocommit=True, connect_timeout=2)
-            rows = await (await self._owners_conn.execute(LIVE_OWNERS)).fetchall()
-        except Exception:
-            conn, self._owners_conn = self._owners_conn, None
-            if conn is not None:
-                with contextlib.suppress(Exception):
-                    await conn.close()
-            raise
-        self._owners = {slot: url for slot, url in rows}
-        self._owners_at = time.monotonic()
 
     # -- the rounds ----------------------------------------------------------------------------
 

@@ -108,8 +108,12 @@ class LiveOwners:
 
     async def url_of(self, user_id: str) -> str | None:
         """Where the user's homes are served; None while their slot has no live owner."""
+        return await self.slot_url(slot_of(user_id))
+
+    async def slot_url(self, slot: int) -> str | None:
+        """Where a slot's homes are served; None while it has no live owner."""
         await self._fresh()
-        return self._urls.get(slot_of(user_id))
+        return self._urls.get(slot)
 
     async def any_url(self) -> str | None:
         """A live process, in turn, for what needs no home (sign-in, OAuth, the web app)."""
