@@ -86,12 +86,6 @@ class StreamKey(NamedTuple):
     metadata: tuple[tuple[str, object], ...] = ()
 
 
-def _retrieved(future: asyncio.Future[object]) -> None:
-    """Done-callback of a commit nobody awaits any more: its failure is expected, not news."""
-    if not future.cancelled():
-        future.exception()
-
-
 class Service:
     """``ownership``: when several processes share the store, the slots this one serves; only
     their homes are in memory, and a request for another home is sent to its owner
@@ -102,8 +96,6 @@ class Service:
         self.store = store
         self.clock = clock
         self.ownership = ownership
-        # Done with the slots dropped, each time some are: a commit waiting on them ends.
-        self._lost: asyncio.Future[frozenset[int]] | None = None
         self.home = Home()
         self.hub = Hub(self._render)
         # Projections and encoded bodies by user: a change drops only the homes it touched,
@@ -134,7 +126,6 @@ class Service:
         await self.store.data_changed()
         await self.store.start(self._committed, self.account_changed)
         if self.ownership is not None:
-            self._lost = asyncio.get_running_loop().create_future()
             await self.ownership.start(self._take_slots, self._drop_slots)
         self._following = asyncio.create_task(self._follow_accounts())
 
@@ -240,7 +231,8 @@ class Service:
 
     def _drop_slots(self, slots: frozenset[int]) -> None:
         """Stop serving these slots' homes: forget them, end their streams (clients reconnect
-        and are sent on), wake their long-polls, and answer 503 to commits still waiting."""
+        and are sent on), wake their long-polls. (Their commits still waiting the store has
+        already answered: Fenced, then 503.)"""
         users = [u for u in self.home.user_ids() if _slot(u) in slots]
         self.home.drop(users)
         for user_id in users:
@@ -248,9 +240,6 @@ class Service:
             self._encoded.drop(user_id)
         self.hub.close(lambda subscriber: _slot(subscriber.group.user_id) in slots)
         self._wake([u for u in self._waiting if _slot(u) in slots])
-        if self._lost is not None:
-            lost, self._lost = self._lost, asyncio.get_running_loop().create_future()
-            lost.set_result(slots)
         log.info("no longer serving %d slots (%d left)", len(slots),
                  len(self.ownership.held) if self.ownership else 0)
 
@@ -560,36 +549,17 @@ class Service:
         later writes only; if the commit fails, they are forgotten and nothing was written."""
         updated = int(self.clock().timestamp() * 1000)
         objects = [o.stamped(updated) for o in objects]
-        slots = None
-        if self.ownership is not None:
-            slots = frozenset(_slot(o.user_id) for o in objects)
-            if not slots <= self.ownership.held.keys():
-                raise errors.moving()
+        if self.ownership is not None and not {
+                _slot(o.user_id) for o in objects} <= self.ownership.held.keys():
+            raise errors.moving()
         self.home.stage(objects)
         try:
-            if slots is None:
-                return await self.store.commit(objects)
-            return await self._fenced_commit(objects, slots)
+            return await self.store.commit(objects)
         except Exception as exc:
             self.home.unstage(objects)
             if isinstance(exc, Fenced) and self.ownership is not None:
                 self.ownership.lose(exc.slots)
             raise errors.storage_unavailable() from exc
-
-    async def _fenced_commit(self, objects: list[Obj], slots: frozenset[int]) -> Change:
-        """The commit, unless its slots are dropped first (this process cut off from the
-        database, say): then Fenced at once, never acknowledged; should it still commit, the
-        store's fence proved the slots were this process's in that transaction."""
-        commit = asyncio.ensure_future(self.store.commit(objects))
-        while True:
-            lost = self._lost
-            assert lost is not None
-            await asyncio.wait((commit, lost), return_when=asyncio.FIRST_COMPLETED)
-            if commit.done():
-                return commit.result()
-            if slots & lost.result():
-                commit.add_done_callback(_retrieved)
-                raise Fenced(slots & lost.result())
 
     def _committed(self, change: Change) -> None:
         if self.ownership is not None:  # a commit that ended after its slots were dropped

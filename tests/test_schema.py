@@ -124,3 +124,15 @@ def test_a_database_of_the_first_postgres_store_keeps_working(url: str) -> None:
     assert created.returncode == 0, created.stderr
     assert "a@example.com" in roost("user", "list", "--db", url).stdout
     assert postgres_layout(url)[0] == schema.latest()
+
+
+def test_postgres_keeps_home_objects_uncompressed_with_room_for_their_next_version(
+        url: str) -> None:
+    """Every write rewrites an object's row: no compressing rows of a few KB on each, and
+    half-filled pages, so the new version fits beside the old one without new index
+    entries."""
+    migrated(url)
+    with psycopg.connect(url) as conn:
+        (options,) = conn.execute(
+            "SELECT reloptions FROM pg_class WHERE oid = 'objects'::regclass").fetchone()
+    assert sorted(options) == ["fillfactor=50", "toast_tuple_target=8160"]

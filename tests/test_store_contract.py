@@ -165,6 +165,24 @@ async def test_concurrent_commits_of_one_object_land_in_order(make: Callable[[],
         assert (stored.id, stored.version, stored.data["humidity"], seq) == ("t", 7, 7, 9)
 
 
+async def test_data_written_in_one_batch_is_loaded_exactly(make: Callable[[], Store]) -> None:
+    """Writes that share a transaction keep every value as given: quotes, backslashes, text
+    beyond ASCII, nesting, numbers of each kind, key order."""
+    odd = {"label": 'say "hi" \\ back\\slash', "where": "Küche ☃ 😀", "zero": 0, "half": 0.5,
+           "big": 2**53, "none": None, "nested": {"b": [1, {"a": "}{"}], "a": []}}
+    async with started(make) as opened:
+        store = opened.store
+        owner = (await store.create_user("owner@example.com", "hash")).id
+        await asyncio.gather(*(store.commit([thermostat(owner, f"t{n}", n=n, **odd)])
+                               for n in range(6)))
+        await asyncio.gather(*(store.commit([thermostat(owner, f"t{n}", 2, n=-n, **odd)])
+                               for n in range(6)))
+        objects, _ = store.load()
+        assert {o.id: (o.version, o.data) for o in objects} == {
+            f"t{n}": (2, {"name": f"t{n}", "n": -n, **odd}) for n in range(6)}
+        assert [list(o.data) for o in objects] == [["name", "n", *odd]] * 6
+
+
 async def test_a_batch_with_a_large_commit_numbers_each_change_once_in_order(
         make: Callable[[], Store]) -> None:
     """A commit of more objects than one statement writes, queued with small ones: each

@@ -76,7 +76,8 @@ NEWEST = "SELECT coalesce(max(seq), 0) FROM changes"
 
 
 class Leases(Ownership):
-    def __init__(self, url: str, advertise: str, timing: LeaseTiming) -> None:
+    def __init__(self, url: str, advertise: str, timing: LeaseTiming,
+                 fence_out: Lose = lambda slots: None) -> None:
         self.url = url
         self.advertise = advertise
         self.timing = timing
@@ -89,6 +90,7 @@ class Leases(Ownership):
         self._loads: set[asyncio.Task[None]] = set()
         self._take: Take = lambda slots, objects, seq: None
         self._lose: Lose = lambda slots: None
+        self._fence_out = fence_out  # the store's: its commits waiting on lost slots end
         self._conn: psycopg.AsyncConnection[Any] | None = None
         self._good = time.monotonic()  # when the last round that succeeded started
         self._failing = False
@@ -124,6 +126,7 @@ class Leases(Ownership):
     def lose(self, slots: Iterable[int]) -> None:
         gone = frozenset(s for s in slots if self.held.pop(s, None) is not None)
         if gone:
+            self._fence_out(gone)
             self._lose(gone)
 
     async def owner_url(self, slot: int) -> str | None:
