@@ -120,6 +120,14 @@ def storage_unavailable() -> ApiError:
     return ApiError(503, "Storage is unavailable, nothing was written", "storage-error")
 
 
+def passing(exc: BaseException) -> bool:
+    """Whether ``exc`` is a refusal that passes by itself: the database out of reach, or a
+    home moving between server processes (503). Background work skips a step then, with a
+    line in the log rather than a traceback per step."""
+    return isinstance(exc, StorageUnavailable) or (
+        isinstance(exc, ApiError) and exc.status == 503)
+
+
 def moving() -> ApiError:
     """A home no live process serves at the moment: between owners (docs/scale-out.md)."""
     return ApiError(503, "This home is moving between servers, try again shortly",

@@ -177,3 +177,27 @@ def test_a_commit_cut_off_is_settled_once_the_database_is_back(
         assert c.get(path).json()["label"] == expected
     thermostat = _read_back(server, direct, path)
     assert (thermostat["label"], thermostat["hvac_mode"]) == (expected, "off")
+
+
+def test_the_simulator_waits_out_an_outage_with_a_line_in_the_log() -> None:
+    """A simulated home through a cut database: its steps are skipped with one line in the
+    log (not a traceback per step, many a second at this speed), and it runs on once the
+    database is back."""
+    with scratch_database() as direct:
+        proxy = Proxy()
+        server = RoostProcess(proxy.url(direct.rsplit("/", 1)[1]),
+                              args=["--simulate", "--speed", "600"]).start()
+        try:
+            with server.client() as c:
+                path = _thermostat(c) + "/ambient_temperature_f"
+                proxy.cut()
+                time.sleep(4)  # some forty steps
+                proxy.open()
+                before = c.get(path).json()
+                _eventually(lambda: c.get(path).json() != before, within=30)
+        finally:
+            server.kill()
+            proxy.cut()
+    log = "".join(server.output)
+    assert log.count("simulator steps skipped: ") == 1, log
+    assert "Traceback" not in log, log

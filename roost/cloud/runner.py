@@ -17,6 +17,7 @@ import logging
 import math
 from datetime import datetime, timedelta
 
+from roost import errors
 from roost.batches import Batches
 from roost.cloud.arrivals import ArrivalWindows
 from roost.cloud.fan_timers import FanTimers, Plays, nobody
@@ -52,6 +53,7 @@ class Cloud:
         period = tick.total_seconds() / self.speed
         due = loop.time() + period
         soonest = math.inf  # the loop time of the next known deadline
+        skipped = -math.inf
         while not self._stopping.is_set():
             with contextlib.suppress(TimeoutError):
                 wait = max(0.0, min(due, soonest) - loop.time())
@@ -60,8 +62,12 @@ class Cloud:
             deadline = None
             try:
                 deadline = await self.step()
-            except Exception:
-                log.exception("cloud step failed")
+            except Exception as exc:
+                if not errors.passing(exc):
+                    log.exception("cloud step failed")
+                elif loop.time() - skipped >= 60:  # a line a minute while it lasts
+                    skipped = loop.time()
+                    log.warning("cloud steps skipped: %s", exc)
             now = loop.time()
             if now >= due:
                 due = max(due + period, now)  # late steps are not caught up in a burst

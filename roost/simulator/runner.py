@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from roost import errors
 from roost.auth.principal import system
 from roost.batches import Batches
 from roost.clock import iso, parse
@@ -122,15 +123,19 @@ class Simulator:
         loop = asyncio.get_running_loop()
         period = tick.total_seconds() / self.speed
         due = loop.time() + period
-        warned = -float("inf")
+        warned = skipped = -float("inf")
         while not self._stopping.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), max(0.0, due - loop.time()))
                 return
             try:
                 await self.step()
-            except Exception:
-                log.exception("simulator step failed")
+            except Exception as exc:
+                if not errors.passing(exc):
+                    log.exception("simulator step failed")
+                elif loop.time() - skipped >= 60:  # a line a minute while it lasts
+                    skipped = loop.time()
+                    log.warning("simulator steps skipped: %s", exc)
             due += period
             late = loop.time() - due
             if late > 0:

@@ -476,10 +476,12 @@ class PostgresStore(SQLiteStore):
                 self._follower = await psycopg.AsyncConnection.connect(
                     self.url, autocommit=True, connect_timeout=2)
             return await (await self._follower.execute(sql, params)).fetchall()  # type: ignore[arg-type]
-        except psycopg.Error:
+        except psycopg.Error as exc:
             conn, self._follower = self._follower, None
             if conn is not None:
                 await conn.close()
+            if isinstance(exc, psycopg.OperationalError):  # the database, not the statement
+                raise Unavailable(f"cannot reach the database: {_first_line(exc)}") from None
             raise
 
     # -- the writer thread -------------------------------------------------------------------
