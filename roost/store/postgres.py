@@ -1,12 +1,12 @@
 """The PostgreSQL store (``--db postgresql://…``): the embedded store's design on a server.
 
 The same SQL as :mod:`roost.store.sqlite` (``queries``, ``devices`` and the commit of home
-objects), spoken through :class:`_Connection`, which turns SQLite's dialect into
-PostgreSQL's. And the same writer: one thread with its own connection takes the writes queued
-together as one transaction (group commit) and answers each only after ``COMMIT`` returns, so
-acknowledged means committed in PostgreSQL. A batch of writes to the home goes in one round
-trip (pipeline mode, :mod:`roost.store.postgres_batch`); any other, each job in its own
-savepoint.
+objects), spoken through :mod:`roost.store.postgres_connection`, which turns SQLite's
+dialect into PostgreSQL's. And the same writer: one thread with its own connection takes the
+writes queued together as one transaction (group commit) and answers each only after
+``COMMIT`` returns, so acknowledged means committed in PostgreSQL. A batch of writes to the
+home goes in one round trip (pipeline mode, :mod:`roost.store.postgres_batch`); any other,
+each job in its own savepoint.
 
 Several serving processes share one database: each serves the homes of the slots it holds a
 lease on (:mod:`roost.store.leases`, docs/scale-out.md), and every commit of home objects
@@ -32,23 +32,15 @@ in the numbers: readers take numbers as ordered, never as consecutive.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import functools
 import logging
-import os
 import queue
-import re
-import select
-import socket
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import psycopg
 from psycopg import errors
-from psycopg.conninfo import conninfo_to_dict
-from psycopg.pq import ConnStatus, TransactionStatus
 
 from roost.model.home import Change, Obj
 from roost.store import postgres_batch, queries, schema, slots
@@ -59,186 +51,26 @@ from roost.store.base import (
     OnAccount,
     OnCommit,
     Ownership,
-    StoreError,
     StoreInUse,
     Unavailable,
 )
 from roost.store.leases import Leases
+from roost.store.postgres_connection import Connection, first_line, migrate
 from roost.store.readers import Readers
 from roost.store.records import AccountEvent, User
 from roost.store.sqlite import Job, SQLiteStore, T, _commit_job, _Pending
 
 log = logging.getLogger("roost.store")
 
-# The advisory lock key of schema migrations: one per database, so any constant does.
-MIGRATION_LOCK = 0x526F6F7375
-
-# Bounds on waiting for the database while serving (docs/scale-out.md). A URL's own
-# connection parameters win over these.
-BOUNDS = {
-    "connect_timeout": 2,  # seconds, libpq's least
-    # A database machine that vanished is found out on an idle connection too.
-    "keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3,
-    "tcp_user_timeout": 10_000,  # ms of unacknowledged data before the connection is dead
-}
 READ_TIMEOUT = 5.0  # seconds a read may take, waiting for a connection included
 WRITE_TIMEOUT = 5.0  # seconds a write may wait for its commit, queueing included
 READERS = 4  # connections for reads
 RETRY_FIRST, RETRY_MOST = 0.25, 2.0  # seconds between the writer's attempts to reconnect
 
-# The shared step whose schema a database of the first PostgreSQL store (version 1) has.
-PRESHARED = 6
-# A transaction left open by a process cut off from the database ends after this, freeing the
-# slot rows its fence locked, well before their lease ends.
-IDLE_IN_TRANSACTION_MS = 5000
-
-_RECORD_EVENT = "INSERT INTO account_events (at, kind, subject, data) VALUES (?, ?, ?, ?)"
-# The same, numbered through the counter's row lock (held until this transaction ends).
-_NUMBERED_EVENT = ("WITH n AS (UPDATE event_counter SET seq = seq + 1 RETURNING seq) "
-                   "INSERT INTO account_events (seq, at, kind, subject, data) "
-                   "SELECT n.seq, ?, ?, ?, ? FROM n")
 # A commit's fence: its slots still this owner's at the epochs it took them at. The row locks
 # hold a takeover back until this transaction ends.
 _FENCE = ("SELECT slot, epoch FROM slots WHERE owner = ? AND (slot, epoch) IN "
           "(SELECT * FROM unnest(?::integer[], ?::bigint[])) ORDER BY slot FOR UPDATE")
-
-
-class _Cursor:
-    """The part of sqlite3's cursor the shared SQL uses."""
-
-    def __init__(self, cursor: psycopg.Cursor[Any], lastrowid: int | None = None) -> None:
-        self._cursor = cursor
-        self.lastrowid = lastrowid
-        self.rowcount = cursor.rowcount
-        self.description = cursor.description
-
-    def fetchone(self) -> Any:
-        return self._cursor.fetchone() if self._cursor.description else None
-
-    def fetchall(self) -> list[Any]:
-        return self._cursor.fetchall() if self._cursor.description else []
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self._cursor) if self._cursor.description else iter(())
-
-
-class _Connection:
-    """A psycopg connection answering the sqlite3 calls of the shared SQL: ``execute`` with
-    ``?`` parameters, ``lastrowid`` of the numbered tables, ``in_transaction``. In autocommit
-    mode, so ``BEGIN``/``COMMIT`` are the writer's own, as with SQLite."""
-
-    def __init__(self, url: str) -> None:
-        given = conninfo_to_dict(url)
-        # psycopg's own preparing is off: seeing a ROLLBACK, it deallocates every prepared
-        # statement of the session, the writer's named ones too (postgres_batch).
-        self._conn = psycopg.connect(url, autocommit=True, prepare_threshold=None, **{
-            key: value for key, value in BOUNDS.items() if key not in given})
-        self._conn.execute(f"SET idle_in_transaction_session_timeout = {IDLE_IN_TRANSACTION_MS}")
-        # The writer's prepared statements (postgres_batch) are planned once: a plan made for
-        # each execution's parameters chose the same plan and took a tenth of the database's
-        # time per write.
-        self._conn.execute("SET plan_cache_mode = force_generic_plan")
-        self._closing = threading.Lock()
-        # Set when the connection broke during COMMIT: whether it committed is unknown.
-        self.unsure = False
-
-    @property
-    def in_transaction(self) -> bool:
-        return not self.broken and self._conn.info.transaction_status != TransactionStatus.IDLE
-
-    @property
-    def broken(self) -> bool:
-        return self._conn.broken or self._conn.closed
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> _Cursor:
-        statement, numbered = _dialect(sql)
-        try:
-            cursor = self._conn.execute(statement, params)  # type: ignore[arg-type]
-        except psycopg.OperationalError as exc:
-            if not self.broken:  # a refusal of this statement, not a lost connection
-                raise
-            self.unsure = self.unsure or statement == "COMMIT"
-            raise Unavailable(f"lost the database: {_first_line(exc)}") from exc
-        if numbered:
-            row = cursor.fetchone()
-            return _Cursor(cursor, None if row is None else int(row[0]))
-        return _Cursor(cursor)
-
-    @property
-    def pg(self) -> psycopg.Connection[Any]:
-        """The psycopg connection itself, for the writer's pipeline."""
-        return self._conn
-
-    def alive(self) -> bool:
-        """Whether an idle connection still stands, without a round trip: one its peer
-        closed has become readable, and reading it finds the end."""
-        if self.broken:
-            return False
-        try:
-            if select.select([self._conn.fileno()], [], [], 0)[0]:
-                self._conn.pgconn.consume_input()
-        except (OSError, psycopg.Error):
-            return False
-        return self._conn.pgconn.status == ConnStatus.OK
-
-    def abort(self) -> None:
-        """Cut the connection's socket, from any thread: a call blocked on it fails at once
-        (psycopg's blocking calls wait on the socket for as long as it stays open)."""
-        with self._closing, contextlib.suppress(OSError, psycopg.Error):
-            if not self.broken:
-                with socket.socket(fileno=os.dup(self._conn.fileno())) as sock:
-                    sock.shutdown(socket.SHUT_RDWR)
-
-    def close(self) -> None:
-        with self._closing:  # never while abort() holds the socket's number
-            self._conn.close()
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-@functools.cache
-def _dialect(sql: str) -> tuple[str, bool]:
-    """A statement of the shared SQL in PostgreSQL's words, and whether it numbers a row
-    (then it returns the number, sqlite3's ``lastrowid``)."""
-    statement = sql.strip()
-    if statement == "BEGIN IMMEDIATE":
-        return "BEGIN", False
-    if statement == _RECORD_EVENT:
-        statement = _NUMBERED_EVENT
-    if statement.startswith("INSERT OR IGNORE "):
-        statement = "INSERT " + statement[len("INSERT OR IGNORE "):] + " ON CONFLICT DO NOTHING"
-    # Emails match in any case (SQLite's COLLATE NOCASE; the unique index is on lower()).
-    statement = re.sub(r"\bemail = \?", "lower(email) = lower(?)", statement)
-    numbered = statement.startswith(("INSERT INTO changes ", _NUMBERED_EVENT))
-    if numbered:
-        statement += " RETURNING seq"
-    return statement.replace("%", "%%").replace("?", "%s"), numbered
-
-
-def migrate(conn: _Connection) -> None:
-    """Bring the schema up to date (:mod:`roost.store.schema`); run inside the caller's
-    transaction, one process at a time (a transaction-scoped advisory lock)."""
-    conn.execute("SELECT pg_advisory_xact_lock(?)", (MIGRATION_LOCK,))
-    conn.execute("CREATE TABLE IF NOT EXISTS roost_schema (version INTEGER NOT NULL)")
-    row = conn.execute("SELECT version FROM roost_schema").fetchone()
-    if row is None:
-        conn.execute("INSERT INTO roost_schema (version) VALUES (0)")
-        version = 0
-    else:
-        version = int(row[0])
-    if version == 1 and conn.execute("SELECT to_regclass('devices')").fetchone()[0]:
-        # The first PostgreSQL store wrote the whole schema of SQLite's six steps as one
-        # step, numbered 1. Step 1 of the shared list never stays alone (each migration
-        # runs to the end in one transaction), so its tables mean that schema.
-        version = PRESHARED
-        conn.execute("UPDATE roost_schema SET version = ?", (version,))
-    if version > schema.latest():
-        raise StoreError(schema.newer("the database", version))
-    schema.apply(conn, "postgres", version,
-                 lambda number: conn.execute("UPDATE roost_schema SET version = ?", (number,)))
 
 
 class PostgresStore(SQLiteStore):
@@ -255,10 +87,10 @@ class PostgresStore(SQLiteStore):
         self.ownership: Leases | None = None
         self._seen: int | None = None
         self._follower: psycopg.AsyncConnection[Any] | None = None
-        self._readers: Readers[_Connection] | None = None
+        self._readers: Readers[Connection] | None = None
         # The writer's connection; replaced (under _swap) by the writer thread when it
         # breaks, cut by the event loop when a write waits too long.
-        self._writing: _Connection | None = None
+        self._writing: Connection | None = None
         self._swap = threading.Lock()
         self._backend: int | None = None  # the server process of the writer's session
         self._retry_at = 0.0
@@ -267,11 +99,11 @@ class PostgresStore(SQLiteStore):
         self._unsure: list[_Pending] = []  # the batch whose COMMIT was cut off
         self._fenced: set[_Pending] = set()  # commits behind a fence, until answered
 
-    def _connect(self) -> _Connection:  # type: ignore[override]
+    def _connect(self) -> Connection:  # type: ignore[override]
         try:
-            return _Connection(self.url)
+            return Connection(self.url)
         except psycopg.OperationalError as exc:
-            raise Unavailable(f"cannot reach the database: {_first_line(exc)}") from None
+            raise Unavailable(f"cannot reach the database: {first_line(exc)}") from None
 
     def open(self) -> None:
         if self._reader is None:
@@ -371,7 +203,7 @@ class PostgresStore(SQLiteStore):
                     item.error = None
         super()._run_batch(conn, batch)
 
-    def _end_old_session(self, conn: _Connection) -> None:
+    def _end_old_session(self, conn: Connection) -> None:
         """End the writer's previous session, if the database still runs it (cut off, and the
         server has not noticed yet), and wait until it is gone: then whatever it was
         committing has been committed or never will be. ``conn``'s session becomes the one
@@ -481,7 +313,7 @@ class PostgresStore(SQLiteStore):
             if conn is not None:
                 await conn.close()
             if isinstance(exc, psycopg.OperationalError):  # the database, not the statement
-                raise Unavailable(f"cannot reach the database: {_first_line(exc)}") from None
+                raise Unavailable(f"cannot reach the database: {first_line(exc)}") from None
             raise
 
     # -- the writer thread -------------------------------------------------------------------
@@ -522,7 +354,7 @@ class PostgresStore(SQLiteStore):
                     self._writing.close()
                     self._writing = None
 
-    def _lost_connection(self, conn: _Connection, batch: list[_Pending]) -> None:
+    def _lost_connection(self, conn: Connection, batch: list[_Pending]) -> None:
         log.warning("lost the database while writing: %d write(s) answered 503%s", len(batch),
                     "; whether they were committed is settled when it is back"
                     if conn.unsure else "")
@@ -530,7 +362,7 @@ class PostgresStore(SQLiteStore):
             self._unsure = batch
         self._retry_at = 0.0  # the next batch tries at once
 
-    def _connection(self) -> _Connection | None:
+    def _connection(self) -> Connection | None:
         """The writer's connection; a new one if it broke and it is time to try again
         (backoff); None while the database cannot be reached."""
         if self._writing is not None and self._writing.alive():
@@ -564,7 +396,7 @@ class PostgresStore(SQLiteStore):
             log.warning("connected to the database again")
         return conn
 
-    def _settle(self, conn: _Connection) -> None:
+    def _settle(self, conn: Connection) -> None:
         """Whether the batch whose COMMIT was cut off was committed (its old session has
         been ended, so the answer is final): if it was, its changes and account
         events are published now, before anything else is written, as if answered late (its
@@ -593,7 +425,7 @@ class PostgresStore(SQLiteStore):
             assert self._loop is not None
             self._loop.call_soon_threadsafe(self._finish, done)
 
-    def _settle_pipelined(self, conn: _Connection, batch: list[_Pending]) -> None:
+    def _settle_pipelined(self, conn: Connection, batch: list[_Pending]) -> None:
         """:meth:`_settle` of a pipelined batch, one transaction whose change numbers never
         came back: committed if the last object it wrote is stored as it wrote it (only
         this process writes its slots' objects; should the slot have moved meanwhile, the
