@@ -19,6 +19,9 @@ one branch of Roost's HTTP error tree (:mod:`roost.http.errors`)::
 from __future__ import annotations
 
 import json
+import logging
+import math
+import time
 import uuid
 from typing import Any, ClassVar
 
@@ -120,12 +123,23 @@ def storage_unavailable() -> ApiError:
     return ApiError(503, "Storage is unavailable, nothing was written", "storage-error")
 
 
-def passing(exc: BaseException) -> bool:
-    """Whether ``exc`` is a refusal that passes by itself: the database out of reach, or a
-    home moving between server processes (503). Background work skips a step then, with a
-    line in the log rather than a traceback per step."""
-    return isinstance(exc, StorageUnavailable) or (
-        isinstance(exc, ApiError) and exc.status == 503)
+class FailedSteps:
+    """How a background loop (the simulator's, the cloud's) logs a step that failed: a fault
+    with its traceback; a refusal that passes by itself (the database out of reach, a home
+    moving between server processes: 503) in one line a minute while it lasts."""
+
+    def __init__(self, log: logging.Logger, what: str) -> None:
+        self.log = log
+        self.what = what
+        self._skipped = -math.inf
+
+    def __call__(self, exc: Exception) -> None:
+        if not (isinstance(exc, StorageUnavailable)
+                or (isinstance(exc, ApiError) and exc.status == 503)):
+            self.log.error("%s step failed", self.what, exc_info=exc)
+        elif time.monotonic() - self._skipped >= 60:
+            self._skipped = time.monotonic()
+            self.log.warning("%s steps skipped: %s", self.what, exc)
 
 
 def moving() -> ApiError:

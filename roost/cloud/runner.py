@@ -53,7 +53,7 @@ class Cloud:
         period = tick.total_seconds() / self.speed
         due = loop.time() + period
         soonest = math.inf  # the loop time of the next known deadline
-        skipped = -math.inf
+        failed = errors.FailedSteps(log, "cloud")
         while not self._stopping.is_set():
             with contextlib.suppress(TimeoutError):
                 wait = max(0.0, min(due, soonest) - loop.time())
@@ -63,11 +63,7 @@ class Cloud:
             try:
                 deadline = await self.step()
             except Exception as exc:
-                if not errors.passing(exc):
-                    log.exception("cloud step failed")
-                elif loop.time() - skipped >= 60:  # a line a minute while it lasts
-                    skipped = loop.time()
-                    log.warning("cloud steps skipped: %s", exc)
+                failed(exc)
             now = loop.time()
             if now >= due:
                 due = max(due + period, now)  # late steps are not caught up in a burst

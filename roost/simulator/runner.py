@@ -123,7 +123,8 @@ class Simulator:
         loop = asyncio.get_running_loop()
         period = tick.total_seconds() / self.speed
         due = loop.time() + period
-        warned = skipped = -float("inf")
+        warned = -float("inf")
+        failed = errors.FailedSteps(log, "simulator")
         while not self._stopping.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), max(0.0, due - loop.time()))
@@ -131,11 +132,7 @@ class Simulator:
             try:
                 await self.step()
             except Exception as exc:
-                if not errors.passing(exc):
-                    log.exception("simulator step failed")
-                elif loop.time() - skipped >= 60:  # a line a minute while it lasts
-                    skipped = loop.time()
-                    log.warning("simulator steps skipped: %s", exc)
+                failed(exc)
             due += period
             late = loop.time() - due
             if late > 0:
