@@ -1,7 +1,9 @@
 """A TCP proxy to PostgreSQL that a test can break: cut (every connection reset, new ones
 refused), pause (connections accepted, nothing forwarded: a network partition), reopen; and
-cut a connection at its next ``COMMIT``, after or before forwarding it (a commit whose outcome
-its sender cannot know)."""
+cut the writer's connection at its next batch of home writes, after or before forwarding it
+(a commit whose outcome its sender cannot know). The batch is one statement, a transaction
+by itself that commits at the Sync ending its pipeline (roost/store/postgres_batch.py); a
+``COMMIT`` would as well be sent by the other connections (the leases', the readers')."""
 
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ import socket
 import struct
 import threading
 
-COMMIT = b"COMMIT\x00"  # the statement's text, as a Query or Parse message ends it
+BATCH = b"EXECUTE roost_batch "
+SYNC = b"S\x00\x00\x00\x04"  # the extended protocol's Sync message
 
 
 def _reset(sock: socket.socket) -> None:
@@ -31,7 +34,7 @@ class Proxy:
         self._lock = threading.Lock()
         self._pairs: list[tuple[socket.socket, socket.socket]] = []
         self._listener: socket.socket | None = None
-        # "after": forward the next COMMIT, then cut its sender off from the answer;
+        # "after": forward the writer's next batch, then cut it off from the answer;
         # "before": cut it off without forwarding it.
         self.cut_at_commit: str | None = None
         self.open()
@@ -88,10 +91,12 @@ class Proxy:
         try:
             while data := source.recv(65536):
                 self._flowing.wait()
-                if outbound and self.cut_at_commit and COMMIT in data:
+                if outbound and self.cut_at_commit and BATCH in data:
                     when, self.cut_at_commit = self.cut_at_commit, None
                     if when == "after":
                         sink.sendall(data)
+                        while not data.endswith(SYNC) and (data := source.recv(65536)):
+                            sink.sendall(data)  # on to the Sync, where it commits
                         sink.shutdown(socket.SHUT_WR)  # the server reads it all, then EOF
                     _reset(source)  # the sender never hears how it went
                     return

@@ -158,8 +158,8 @@ def test_an_outage_is_answered_503_and_recovered_from_without_a_restart(
 @pytest.mark.parametrize("when", ["after", "before"])
 def test_a_commit_cut_off_is_settled_once_the_database_is_back(
         proxied: tuple[RoostProcess, Proxy, str], when: str) -> None:
-    """The connection breaks while COMMIT is on its way: the writer is answered 503, and the
-    home then shows the write if and only if PostgreSQL committed it."""
+    """The connection breaks while the write's commit is on its way: the writer is answered
+    503, and the home then shows the write if and only if PostgreSQL committed it."""
     server, proxy, direct = proxied
     with server.client() as c:
         path = _thermostat(c)
@@ -168,7 +168,7 @@ def test_a_commit_cut_off_is_settled_once_the_database_is_back(
         proxy.cut_at_commit = when
         response = c.put(path, json={"label": wanted})
         assert response.status_code == 503, response.text
-        assert proxy.cut_at_commit is None  # the cut happened at that write's COMMIT
+        assert proxy.cut_at_commit is None  # the cut happened at that write's commit
         expected = wanted if when == "after" else before
         # "after": the server committed it, and the home comes to show it by itself.
         _eventually(lambda: c.get(path).json()["label"] == expected)

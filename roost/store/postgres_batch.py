@@ -3,7 +3,8 @@
 A batch of writes to the home (the common case: data PUTs, the simulator) is sent as
 ``BEGIN``, each write's statements, ``COMMIT``, and one sync; the writer waits once for all
 the answers instead of once per statement, which on a database across a network is most of a
-write's time. Each write is answered only after ``COMMIT`` has returned.
+write's time. Each write is answered only after ``COMMIT`` has returned. (The common batch
+is a single statement, a transaction by itself: see below.)
 
 In a pipeline an error skips everything up to the next sync, savepoints and ``ROLLBACK TO``
 included, so one refused write would take its neighbours with it. So the statements check
@@ -15,12 +16,12 @@ say which one fails and why (the rare path). Batches holding other jobs (account
 write of more objects than one statement takes, go that way from the start.
 
 A batch whose objects each follow on from their last version in it (no deletions) is one
-statement: every object's last row upserted once, on top of the version stored before the
-batch, and every commit's change row, numbered in commit order from numbers taken from the
-sequence first (a sequence does not number one statement's rows in any promised order).
-Any other batch is one statement per write. Each statement is prepared by name once per
-connection and then only executed: planning it anew was half of the database's time per
-write.
+statement, run as a transaction of its own: the fence of several processes, every object's
+last row upserted once, on top of the version stored before the batch, and every commit's
+change row, numbered in commit order from numbers taken from the sequence first (a sequence
+does not number one statement's rows in any promised order). Any other batch is one
+statement per write. Each statement is prepared by name once per connection and then only
+executed: planning it anew was half of the database's time per write.
 """
 
 from __future__ import annotations
@@ -76,20 +77,27 @@ def run(conn: psycopg.Connection[Any], batch: list[_Pending], fence: Fence | Non
     together = _together(batch)
     try:
         with conn.pipeline():
-            conn.execute("BEGIN")
-            if fence is not None:
-                conn.execute(_FENCED, (*fence, len(fence[1])))  # type: ignore[arg-type]
             if together is not None:
+                # One statement, a transaction by itself (the connection autocommits): its
+                # fence, its objects and its change rows. Four statements (BEGIN, the fence,
+                # the batch, COMMIT) made the writer's round trip slower while the event
+                # loop was busy (docs/benchmarks.md).
                 params, texts = together
-                cursors.append(_execute(conn, prepared, _BATCH, params, texts))
-            for item in batch if together is None else ():
-                assert item.objects is not None
-                for o in item.objects:
-                    if o.deleted:
-                        conn.execute("DELETE FROM objects WHERE kind = %s AND id = %s",
-                                     (o.kind, o.id))
-                cursors.append(_execute(conn, prepared, *_change(item.objects)))
-            conn.execute("COMMIT")
+                owner, slots, epochs = fence or (None, [], [])
+                cursors.append(_execute(conn, prepared, _BATCH, [
+                    *params, owner, _array(slots), _array(epochs), len(slots)], texts))
+            else:
+                conn.execute("BEGIN")
+                if fence is not None:
+                    conn.execute(_FENCED, (*fence, len(fence[1])))  # type: ignore[arg-type]
+                for item in batch:
+                    assert item.objects is not None
+                    for o in item.objects:
+                        if o.deleted:
+                            conn.execute("DELETE FROM objects WHERE kind = %s AND id = %s",
+                                         (o.kind, o.id))
+                    cursors.append(_execute(conn, prepared, *_change(item.objects)))
+                conn.execute("COMMIT")
     except Exception:
         if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
             conn.execute("ROLLBACK")
@@ -152,6 +160,15 @@ def _together(batch: list[_Pending]) -> tuple[list[Any], list[str]] | None:
             [orjson.dumps(o.data).decode() for o in last.values()])
 
 
+def _array(numbers: list[int]) -> str:
+    """An array's text, for a cast in the statement: psycopg quotes a list in Python, element
+    by element."""
+    return "{" + ",".join(map(str, numbers)) + "}"
+
+
+# First the fence ($5 the owner, $6 and $7 the slots and their epochs, $8 how many): the row
+# locks of the slots still this owner's at those epochs, or a division by zero that fails the
+# statement (read by the final SELECT, so taken before the upserts, which run at its end).
 # Every object once, on top of the version stored before the batch (``base``); then the
 # change rows, each numbered from the sequence's numbers for the batch taken in order, so
 # the n-th commit has the n-th number. Their objects are NULL (refused) unless every upsert
@@ -160,11 +177,16 @@ def _together(batch: list[_Pending]) -> tuple[list[Any], list[str]] | None:
 # row's whole text again for each) and paired with its data by position (``ROWS FROM``).
 _BATCH = "roost_batch"
 _BATCH_STATEMENT = """
-WITH given AS MATERIALIZED (
+WITH fenced AS MATERIALIZED (
+    SELECT 1 FROM slots WHERE owner = $5::text AND (slot, epoch) IN (
+        SELECT * FROM unnest($6::text::integer[], $7::text::bigint[]))
+    ORDER BY slot FOR UPDATE),
+fence AS MATERIALIZED (SELECT 1 / (count(*) = $8::bigint)::integer AS held FROM fenced),
+given AS MATERIALIZED (
     SELECT * FROM ROWS FROM (
         json_to_recordset($1::json) AS (kind text, id text, user_id text, structure_id text,
                                         base integer, version integer, updated bigint),
-        unnest($5::text[]))
+        unnest($9::text[]))
     AS r (kind, id, user_id, structure_id, base, version, updated, data)),
 written AS (
     INSERT INTO objects AS o (kind, id, user_id, structure_id, version, data, updated)
@@ -186,7 +208,7 @@ logged AS (
            CASE WHEN (SELECT count(*) FROM written) = $3::bigint THEN l.objects END
     FROM json_array_elements_text($4::json) WITH ORDINALITY AS l (objects, n)
     JOIN ordered USING (n))
-SELECT seq FROM ordered ORDER BY n"""
+SELECT seq FROM ordered, fence ORDER BY n"""
 
 
 def _change(objects: tuple[Obj, ...]) -> tuple[str, list[Any]]:
