@@ -95,8 +95,9 @@ class Proxy:
                     when, self.cut_at_commit = self.cut_at_commit, None
                     if when == "after":
                         sink.sendall(data)
-                        while not data.endswith(SYNC) and (data := source.recv(65536)):
-                            sink.sendall(data)  # on to the Sync, where it commits
+                        rest = data[data.index(BATCH):]
+                        while SYNC not in rest and (rest := source.recv(65536)):
+                            sink.sendall(rest)  # on to the Sync, where it commits
                         sink.shutdown(socket.SHUT_WR)  # the server reads it all, then EOF
                     _reset(source)  # the sender never hears how it went
                     return
