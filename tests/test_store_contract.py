@@ -168,7 +168,7 @@ async def test_concurrent_commits_of_one_object_land_in_order(make: Callable[[],
 async def test_data_written_in_one_batch_is_loaded_exactly(make: Callable[[], Store]) -> None:
     """Writes that share a transaction keep every value as given: quotes, backslashes, text
     beyond ASCII, nesting, numbers of each kind, key order."""
-    odd = {"label": 'say "hi" \\ back\\slash', "where": "Küche ☃ 😀", "zero": 0, "half": 0.5,
+    odd = {"label": 'it\'s "hi" \\ back\\slash', "where": "Küche ☃ 😀", "zero": 0, "half": 0.5,
            "big": 2**53, "none": None, "nested": {"b": [1, {"a": "}{"}], "a": []}}
     async with started(make) as opened:
         store = opened.store
