@@ -67,10 +67,7 @@ WRITE_TIMEOUT = 5.0  # seconds a write may wait for its commit, queueing include
 READERS = 4  # connections for reads
 RETRY_FIRST, RETRY_MOST = 0.25, 2.0  # seconds between the writer's attempts to reconnect
 
-# A commit's fence: its slots still this owner's at the epochs it took them at. The row locks
-# hold a takeover back until this transaction ends.
-_FENCE = ("SELECT slot, epoch FROM slots WHERE owner = ? AND (slot, epoch) IN "
-          "(SELECT * FROM unnest(?::integer[], ?::bigint[])) ORDER BY slot FOR UPDATE")
+_FENCE = postgres_batch.FENCE.format("?", "?", "?")
 
 
 class PostgresStore(SQLiteStore):
@@ -192,8 +189,8 @@ class PostgresStore(SQLiteStore):
                 return
             except Exception:  # nothing committed: each write's own checks tell which failed
                 if conn.broken:
-                    # The connection broke with the pipeline's COMMIT perhaps on its way;
-                    # its change numbers never came back (_settle reads the objects instead).
+                    # The connection broke with the batch perhaps committing; its change
+                    # numbers never came back (_settle reads the objects instead).
                     conn.unsure = True
                     for item in batch:
                         item.result = None
