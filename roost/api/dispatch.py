@@ -14,7 +14,6 @@ from typing import Any
 
 from starlette._utils import get_route_path
 from starlette.applications import Starlette
-from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from roost.model import paths
@@ -33,12 +32,17 @@ def is_data_location(route_path: str) -> bool:
 
 
 class DataFirst(Starlette):
-    """A Starlette app that answers data locations with ``data`` directly, behind the same
-    last-resort error handler the router's routes have; everything else is routed."""
+    """A Starlette app that answers data locations with ``data`` directly; everything else is
+    routed.
+
+    ``data`` answers every failure of its own in the data API's shape, so the router's
+    last-resort handler is left out: what could still escape it (a fault while sending) is
+    answered by the server as that handler would, a plain 500, and logged.
+    """
 
     def __init__(self, data: ASGIApp, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.data = ServerErrorMiddleware(data, debug=self.debug)
+        self.data = data
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and is_data_location(get_route_path(scope)):

@@ -74,7 +74,7 @@ class Door:
                 return
 
     async def _target(self, request: Request) -> str:
-        token = token_of(request)
+        token = token_of(request.scope)
         if _needs_no_home(request, token):
             target = await self.owners.any_url()
         else:

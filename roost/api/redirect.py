@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
 from roost import errors
@@ -33,7 +32,7 @@ class FrontDoor:
             return
         if self.authenticate is not None and scope["path"] not in PUBLIC_PATHS:
             try:
-                await self.authenticate(token_of(Request(scope)))
+                await self.authenticate(token_of(scope))
             except errors.ApiError as exc:
                 await exc.response()(scope, receive, send)
                 return

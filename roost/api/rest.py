@@ -13,44 +13,50 @@ from starlette.types import Receive, Scope, Send
 from roost import errors
 from roost.api.streaming import EventStream
 from roost.auth.principal import Principal
-from roost.http.body import read_body
-from roost.http.credentials import bearer_token
-from roost.http.guard import guarded
+from roost.http.body import parse_json, receive_raw
+from roost.http.credentials import bearer
+from roost.http.guard import answer
+from roost.http.scope import header, query_value
 from roost.model import paths
 from roost.service import Service
 from roost.settings import Settings
 
 
-def token_of(request: Request) -> str | None:
+def token_of(scope: Scope) -> str | None:
     """``Authorization: Bearer`` wins; ``?auth=`` is for EventSource and clients that lose
     the header on redirect. Some send both."""
-    return bearer_token(request) or request.query_params.get("auth") or None
+    return bearer(header(scope, b"authorization") or "") or query_value(scope, "auth") or None
 
 
 class DataEndpoint:
+    """The data API, the busiest handler of all. It reads each request from its scope, not
+    through a ``Request``, and answers a JSON body without building a ``Response``; every
+    failure is answered by the API guard's :func:`~roost.http.guard.answer`."""
+
     def __init__(self, service: Service, settings: Settings) -> None:
         self.service = service
         self.settings = settings
-        self.guarded = guarded(errors.ApiError)(self.handle)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        answer = await self.guarded(Request(scope, receive))
-        if isinstance(answer, bytes):
-            # A JSON body, the answer to almost every request: sent with the headers
-            # Starlette's Response would give it, without building one.
+        try:
+            body = await self.handle(scope, receive)
+        except Exception as exc:
+            body = answer(errors.ApiError, Request(scope, receive), exc)
+        if isinstance(body, bytes):
+            # The headers Starlette's Response would give it.
             await send({"type": "http.response.start", "status": 200, "headers": [
-                (b"content-length", b"%d" % len(answer)),
+                (b"content-length", b"%d" % len(body)),
                 (b"content-type", b"application/json")]})
-            await send({"type": "http.response.body", "body": answer})
+            await send({"type": "http.response.body", "body": body})
         else:
-            await answer(scope, receive, send)
+            await body(scope, receive, send)
 
-    async def handle(self, request: Request) -> Any:
-        principal = await self.service.authenticate(token_of(request))
-        path = paths.parse(request.scope["path"])
-        method = request.method
+    async def handle(self, scope: Scope, receive: Receive) -> Any:
+        principal = await self.service.authenticate(token_of(scope))
+        path = paths.parse(scope["path"])
+        method = scope["method"]
         if method in ("GET", "HEAD"):
-            if "text/event-stream" in request.headers.get("accept", ""):
+            if "text/event-stream" in (header(scope, b"accept") or ""):
                 if method == "HEAD":  # a stream's headers only: an open one would hold the
                     self.service.read(principal, path)  # connection with no body to send
                     return Response(media_type="text/event-stream",
@@ -58,7 +64,7 @@ class DataEndpoint:
                 return self.stream(principal, path)
             return self.service.read_json(principal, path)
         if method in ("PUT", "PATCH"):
-            body = await read_body(request, self.settings.max_body)
+            body = parse_json(await receive_raw(scope, receive, self.settings.max_body))
             await self.service.write(principal, path, body)
             return orjson.dumps(body)
         raise errors.method_not_allowed(method)

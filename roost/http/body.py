@@ -9,9 +9,11 @@ from typing import Any
 import orjson
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
+from starlette.types import Receive, Scope
 
 from roost.http.errors import HttpError
+from roost.http.scope import header
 
 
 class BodyRefused(HttpError):
@@ -33,15 +35,33 @@ class NotJson(BodyRefused):
 async def read_raw(request: Request, limit: int) -> bytes:
     """The body, refused with :class:`TooLarge` past ``limit`` bytes, however it is sent
     (a declared Content-Length is refused before anything is read)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise TooLarge(limit)
+    _check_declared(request.headers.get("content-length"), limit)
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > limit:
             raise TooLarge(limit)
     return bytes(body)
+
+
+async def receive_raw(scope: Scope, receive: Receive, limit: int) -> bytes:
+    """:func:`read_raw` for a request not wrapped in a ``Request``: read from ``receive``."""
+    _check_declared(header(scope, b"content-length"), limit)
+    body = b""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        body += message.get("body", b"")
+        if len(body) > limit:
+            raise TooLarge(limit)
+        if not message.get("more_body", False):
+            return body
+
+
+def _check_declared(content_length: str | None, limit: int) -> None:
+    if content_length is not None and content_length.isdigit() and int(content_length) > limit:
+        raise TooLarge(limit)
 
 
 class NotForm(BodyRefused):
@@ -63,7 +83,11 @@ async def read_form(request: Request, limit: int) -> FormData:
 
 async def read_body(request: Request, limit: int) -> Any:
     """The body parsed as JSON; :class:`NotJson` if it is not."""
+    return parse_json(await read_raw(request, limit))
+
+
+def parse_json(body: bytes) -> Any:
     try:
-        return orjson.loads(await read_raw(request, limit))
+        return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise NotJson(str(exc)) from None

@@ -9,6 +9,8 @@ simulator APIs keep their same-origin protections.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 ALLOW_METHODS = b"GET, HEAD, PUT, PATCH, OPTIONS"
@@ -29,13 +31,18 @@ class Cors:
     def _private(self, path: str) -> bool:
         return any(path == p or path.startswith(p + "/") for p in self.same_origin)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # Most requests come from no browser: one look for Origin, no dict built.
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Most requests come from no browser: one look for Origin, no dict built. The app's
+        # coroutine is returned, not awaited in one of this wrapper's: every frame of a
+        # request's await chain is walked again each time it waits (for its commit, say).
+        # Not for a server's top app, which must be a coroutine function to count as ASGI 3.
         if scope["type"] != "http" or not any(
                 name == b"origin" for name, _ in scope["headers"]) or self._private(
                 scope["path"]):
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
+        return self._cross_origin(scope, receive, send)
+
+    async def _cross_origin(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] == "OPTIONS" and any(
                 name == b"access-control-request-method" for name, _ in scope["headers"]):
             await send({"type": "http.response.start", "status": 204, "headers": [

@@ -8,7 +8,12 @@ from starlette.requests import Request
 
 def bearer_token(request: Request) -> str | None:
     """The token of an ``Authorization: Bearer`` header, or None."""
-    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    return bearer(request.headers.get("authorization", ""))
+
+
+def bearer(authorization: str) -> str | None:
+    """The token of an ``Authorization`` header's value if it is ``Bearer``, or None."""
+    scheme, _, credentials = authorization.partition(" ")
     if scheme.lower() == "bearer" and credentials.strip():
         return credentials.strip()
     return None

@@ -17,7 +17,7 @@ answered, and a server learns of another process's by ``account_events(after=…
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 from roost.errors import StorageUnavailable
@@ -142,7 +142,7 @@ class Store(abc.ABC):
     # -- home objects ------------------------------------------------------------------------
 
     @abc.abstractmethod
-    async def commit(self, objects: Iterable[Obj]) -> Change:
+    def commit(self, objects: Iterable[Obj]) -> Awaitable[Change]:
         """Write objects atomically (deleted ones removed) as one change; Conflict if one is
         not one version ahead of the stored object or is of another owner."""
 

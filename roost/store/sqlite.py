@@ -23,7 +23,7 @@ import os
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -179,11 +179,11 @@ class SQLiteStore(Store):
             return self._write_now(job)
         return await self._submit(_Pending(job, self._new_future()))
 
-    async def commit(self, objects: Iterable[Obj]) -> Change:
+    def commit(self, objects: Iterable[Obj]) -> Awaitable[Change]:
+        # Not a coroutine: the writer's future itself is awaited (see _submit).
         objs = tuple(objects)
         job = _commit_job(objs)
-        return await self._submit(_Pending(lambda conn, events: job(conn), self._new_future(),
-                                           objs))
+        return self._submit(_Pending(lambda conn, events: job(conn), self._new_future(), objs))
 
     async def changes_since(self, seq: int) -> list[ChangeEntry]:
         rows = await self._read(lambda conn: conn.execute(
@@ -210,9 +210,12 @@ class SQLiteStore(Store):
             raise RuntimeError("store writer is not started")
         return self._loop.create_future()
 
-    async def _submit(self, pending: _Pending) -> Any:
+    def _submit(self, pending: _Pending) -> Awaitable[Any]:
+        """Queue a job for the writer; what to await for its result. Here its future, with no
+        coroutine around it: each frame of a request's await chain costs it again when the
+        commit wakes it, and commits are the busiest thing the store does."""
         self._queue.put(pending)
-        return await pending.future
+        return pending.future
 
     # -- accounts ----------------------------------------------------------------------------
 

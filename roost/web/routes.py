@@ -7,6 +7,7 @@ The data API at ``/`` answers API clients exactly as before: only a request for
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from pathlib import Path
 
 from starlette._utils import get_route_path
@@ -65,9 +66,9 @@ class FrontDoor:
     def __init__(self, api: ASGIApp) -> None:
         self.api = api
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # Every data request passes here: only the root is looked at twice.
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Every data request passes here: only the root is looked at twice. As Cors does, it
+        # returns the API's coroutine rather than awaiting it in one of its own.
         if get_route_path(scope) == "/" and _wants_page(Request(scope)):
-            await RedirectResponse(PREFIX, status_code=303)(scope, receive, send)
-            return
-        await self.api(scope, receive, send)
+            return RedirectResponse(PREFIX, status_code=303)(scope, receive, send)
+        return self.api(scope, receive, send)
