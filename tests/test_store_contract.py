@@ -165,6 +165,33 @@ async def test_concurrent_commits_of_one_object_land_in_order(make: Callable[[],
         assert (stored.id, stored.version, stored.data["humidity"], seq) == ("t", 7, 7, 9)
 
 
+async def test_a_batch_of_one_objects_versions_keeps_the_last_and_logs_each(
+        make: Callable[[], Store]) -> None:
+    """Many writes of one object queued at once (a thermostat many clients set): each is its
+    own change, and the stored object is the last; a run that does not follow the stored
+    version is refused whole, and the batch's other writes still land."""
+    async with started(make) as opened:
+        store = opened.store
+        owner = (await store.create_user("owner@example.com", "hash")).id
+        await store.commit([thermostat(owner, "t", humidity=1)])
+        outcomes = await asyncio.gather(
+            *(store.commit([thermostat(owner, "t", version=n, humidity=n)]) for n in range(2, 7)))
+        assert [o.seq for o in outcomes] == list(range(2, 7))
+        assert [(c.seq, c.objects) for c in await store.changes_since(1)] == [
+            (n, (("thermostats", "t", n),)) for n in range(2, 7)]
+        [stored], _ = store.load()
+        assert (stored.version, stored.data["humidity"]) == (6, 6)
+
+        refused = await asyncio.gather(  # version 7 never came: 8, 9 and 10 follow nothing
+            *(store.commit([thermostat(owner, "t", version=n, humidity=n)]) for n in range(8, 11)),
+            store.commit([thermostat(owner, "u")]), return_exceptions=True)
+        assert [type(o).__name__ for o in refused] == ["Conflict"] * 3 + ["Change"]
+        objects, seq = store.load()
+        assert sorted((o.id, o.version, o.data.get("humidity")) for o in objects) == [
+            ("t", 6, 6), ("u", 1, None)]
+        assert seq == refused[-1].seq and opened.commits[-1] == refused[-1]
+
+
 async def test_data_written_in_one_batch_is_loaded_exactly(make: Callable[[], Store]) -> None:
     """Writes that share a transaction keep every value as given: quotes, backslashes, text
     beyond ASCII, nesting, numbers of each kind, key order."""
