@@ -9,7 +9,7 @@ slow reader missed loses nothing), which bounds memory per stream whatever the w
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 
 KEEPALIVE = b"event: keep-alive\ndata: null\n\n"
@@ -169,7 +169,7 @@ class Hub:
             if not groups:
                 self._by_user.pop(group.user_id, None)
 
-    def publish(self, user_ids: frozenset[str]) -> None:
+    def publish(self, user_ids: Iterable[str]) -> None:
         """Re-render every group of these users; offer what changed."""
         for group in [g for user_id in user_ids for g in self._by_user.get(user_id, ())]:
             body = self._render(group.key)

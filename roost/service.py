@@ -561,24 +561,29 @@ class Service:
                 self.ownership.lose(exc.slots)
             raise errors.storage_unavailable() from exc
 
-    def _committed(self, change: Change) -> None:
-        if self.ownership is not None:  # a commit that ended after its slots were dropped
-            held = self.ownership.held
-            if any(_slot(o.user_id) not in held for o in change.objects):
-                change = Change(change.seq, tuple(o for o in change.objects
-                                                  if _slot(o.user_id) in held))
-        self.home.commit(change)
-        user_ids = change.user_ids
+    def _committed(self, changes: list[Change]) -> None:
+        """Show the changes of one transaction: each applied to the home in order and given
+        to the listeners, then, once for all, every touched user's caches dropped and their
+        streams and long-polls woken."""
+        user_ids: set[str] = set()
+        for change in changes:
+            if self.ownership is not None:  # a commit that ended after its slots were dropped
+                held = self.ownership.held
+                if any(_slot(o.user_id) not in held for o in change.objects):
+                    change = Change(change.seq, tuple(o for o in change.objects
+                                                      if _slot(o.user_id) in held))
+            self.home.commit(change)
+            user_ids.update(o.user_id for o in change.objects)
+            for listener in self._listeners:
+                try:
+                    listener(change)
+                except Exception:  # one broken listener must not hold back the others
+                    log.exception("change listener failed")
         for user_id in user_ids:
             self._trees.drop(user_id)
             self._encoded.drop(user_id)
         self.hub.publish(user_ids)
         self._wake(user_ids)
-        for listener in self._listeners:
-            try:
-                listener(change)
-            except Exception:  # one broken listener must not hold back the commit's others
-                log.exception("change listener failed")
 
     def listen(self, listener: Callable[[Change], None]) -> Callable[[], None]:
         """Call ``listener`` with every committed change (the objects it wrote, deletions

@@ -66,7 +66,7 @@ async def started(make: Callable[[], Store]) -> AsyncIterator[Opened]:
     store = make()
     store.open()
     opened = Opened(store)
-    await store.start(opened.commits.append, opened.events.append)
+    await store.start(opened.commits.extend, opened.events.append)
     try:
         yield opened
     finally:

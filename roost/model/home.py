@@ -61,10 +61,6 @@ class Change:
     seq: int
     objects: tuple[Obj, ...]
 
-    @property
-    def user_ids(self) -> frozenset[str]:
-        return frozenset(o.user_id for o in self.objects)
-
 
 @dataclass
 class Home:

@@ -2,7 +2,9 @@
 
 Home objects are versioned: ``commit`` writes objects only one version ahead of the stored
 ones and of the same owner, records one change per call, and hands it to ``on_commit`` on the
-event loop, in commit order, before the caller is answered.
+event loop, in commit order, before the caller is answered. Changes committed in one
+transaction are handed over together, so what follows every commit (caches dropped, streams
+rendered) is done once for all of them.
 
 Accounts (users, products, grants, tokens, codes, web sessions) are methods. The ones a
 running server calls are async, so a network database never blocks the event loop; outside a
@@ -35,7 +37,7 @@ from roost.store.records import (
     WebSession,
 )
 
-OnCommit = Callable[[Change], None]
+OnCommit = Callable[[list[Change]], None]  # one or more changes, in commit order
 OnAccount = Callable[[AccountEvent], None]
 
 

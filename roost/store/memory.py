@@ -69,7 +69,7 @@ class MemoryStore(Store):
         self._sessions: dict[str, WebSession] = {}
         self._events: list[AccountEvent] = []
         self._devices: dict[str, DeviceRecord] = {}
-        self._on_commit: OnCommit = lambda change: None
+        self._on_commit: OnCommit = lambda changes: None
         self._on_account: OnAccount = lambda event: None
         self._seen: tuple[int, int] = (0, 0)
 
@@ -107,7 +107,7 @@ class MemoryStore(Store):
         seq = (self._changes[-1].seq if self._changes else 0) + 1
         self._changes.append(ChangeEntry(seq, tuple((o.kind, o.id, o.version) for o in objs)))
         change = Change(seq, objs)
-        self._on_commit(change)
+        self._on_commit([change])
         return change
 
     def load(self) -> tuple[list[Obj], int]:

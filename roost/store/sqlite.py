@@ -86,7 +86,7 @@ class SQLiteStore(Store):
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._on_commit: OnCommit = lambda change: None
+        self._on_commit: OnCommit = lambda changes: None
         self._on_account: OnAccount = lambda event: None
         self._lock: int | None = None  # the file descriptor holding the serving lock
         self._data_version: int | None = None
@@ -432,26 +432,38 @@ class SQLiteStore(Store):
         return batch
 
     def _finish(self, batch: list[_Pending]) -> None:
-        """On the event loop, in commit order: publish each change, then answer its writer."""
+        """On the event loop, in commit order: publish the changes, each run of them in one
+        call, and the account events; then answer the writers."""
+        run: list[Change] = []
         for item in batch:
             if item.error is None and item.objects is not None:
-                try:
-                    self._on_commit(item.result)
-                except Exception as exc:  # a broken subscriber must not hide a durable write
-                    asyncio.get_running_loop().call_exception_handler(
-                        {"message": "on_commit failed", "exception": exc})
+                run.append(item.result)
+                continue
+            self._publish(run)
+            run = []
             for event in item.events if item.error is None else ():
                 try:
                     self._on_account(event)
                 except Exception as exc:
                     asyncio.get_running_loop().call_exception_handler(
                         {"message": "on_account failed", "exception": exc})
+        self._publish(run)
+        for item in batch:
             if item.future.done():
                 continue
             if item.error is not None:
                 item.future.set_exception(item.error)
             else:
                 item.future.set_result(item.result)
+
+    def _publish(self, changes: list[Change]) -> None:
+        if not changes:
+            return
+        try:
+            self._on_commit(changes)
+        except Exception as exc:  # a broken subscriber must not hide a durable write
+            asyncio.get_running_loop().call_exception_handler(
+                {"message": "on_commit failed", "exception": exc})
 
 
 def _groups(batch: list[_Pending]) -> list[list[_Pending]]:
