@@ -36,11 +36,13 @@ class Cors:
         # coroutine is returned, not awaited in one of this wrapper's: every frame of a
         # request's await chain is walked again each time it waits (for its commit, say).
         # Not for a server's top app, which must be a coroutine function to count as ASGI 3.
-        if scope["type"] != "http" or not any(
-                name == b"origin" for name, _ in scope["headers"]) or self._private(
-                scope["path"]):
-            return self.app(scope, receive, send)
-        return self._cross_origin(scope, receive, send)
+        if scope["type"] == "http":
+            for name, _ in scope["headers"]:
+                if name == b"origin":
+                    if not self._private(scope["path"]):
+                        return self._cross_origin(scope, receive, send)
+                    break
+        return self.app(scope, receive, send)
 
     async def _cross_origin(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] == "OPTIONS" and any(

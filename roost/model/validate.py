@@ -30,13 +30,12 @@ def check(kind: str, values: dict[str, Any], permissions: frozenset[str],
     refused = [name for name in values if not may_write(fields.get(name), permissions, system)]
     if refused:
         raise errors.no_write_permission(refused)
+    checked = {}
     for name, value in values.items():
-        check_value(fields[name], value, system)
-    return {
-        name: int(value) if fields[name].type == "integer" and fields[name].scale is None
-        else value
-        for name, value in values.items()
-    }
+        f = fields[name]
+        check_value(f, value, system)
+        checked[name] = int(value) if f.type == "integer" and f.scale is None else value
+    return checked
 
 
 def _is_number(value: Any) -> bool:

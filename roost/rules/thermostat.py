@@ -85,20 +85,25 @@ def set_mode(d: dict[str, Any], mode: str, reason: str) -> None:
     d["hvac_mode"] = mode
 
 
-# Each setpoint with its field names by scale, spelled out once rather than on every write.
-_SCALED = tuple((base, ((f"{base}_f", "F"), (f"{base}_c", "C"))) for base in SETPOINTS)
+# Each setpoint field by name: its setpoint and scale. The bare name is the Nest app's exact
+# °C, checked as a _c write is.
+_SETPOINT_FIELDS = {name: (base, scale) for base in SETPOINTS for name, scale in (
+    (f"{base}_f", "F"), (f"{base}_c", "C"), (base, "C"))}
 
 
 def _setpoints(values: dict[str, Any]) -> dict[str, tuple[str, float]]:
+    """Each setpoint written, in SETPOINTS order: its scale and value."""
+    given: dict[str, list[tuple[str, float]]] = {}
+    for name, value in values.items():
+        found = _SETPOINT_FIELDS.get(name)
+        if found is not None:
+            given.setdefault(found[0], []).append((found[1], value))
     written: dict[str, tuple[str, float]] = {}
-    for base, names in _SCALED:
-        given = [(s, values[name]) for name, s in names if name in values]
-        if base in values:  # the Nest app's exact °C, checked as a _c write is
-            given.append(("C", values[base]))
-        if len(given) > 1:
-            raise errors.both_scales(base)
-        if given:
-            written[base] = given[0]
+    for base in SETPOINTS if given else ():
+        if base in given:
+            if len(given[base]) > 1:
+                raise errors.both_scales(base)
+            written[base] = given[base][0]
     return written
 
 
