@@ -415,16 +415,35 @@ class SQLiteStore(Store):
 
     def _run_batch(self, conn: sqlite3.Connection, batch: list[_Pending]) -> None:
         try:
-            for group in _groups(self._begin(conn, batch)):
-                if len(group) == 1 or not self.together or not _run_together(conn, group):
-                    for item in group:
-                        _run_alone(conn, item)
+            if not self._run_commits(conn, batch):
+                for group in _groups(self._begin(conn, batch)):
+                    if len(group) == 1 or not self.together or not _run_together(conn, group):
+                        for item in group:
+                            _run_alone(conn, item)
             conn.execute("COMMIT")
         except Exception as exc:  # the transaction itself failed: nothing of it is durable
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             for item in batch:
                 item.error = exc
+
+    def _run_commits(self, conn: sqlite3.Connection, batch: list[_Pending]) -> bool:
+        """Begin the transaction of a batch of commits alone, the usual batch, and write them
+        together with no savepoint: with the sqlite3 module letting go of the interpreter
+        lock for each statement, every statement of a batch costs the busy event loop too.
+        False if it is not such a batch, or if writing it failed: then it is rolled back and
+        run again, each commit in its own savepoint."""
+        if not self.together or any(item.objects is None for item in batch):
+            return False
+        self._begin(conn, batch)
+        try:
+            changes = _write_commits(conn, [item.objects or () for item in batch])
+        except Exception:
+            conn.execute("ROLLBACK")
+            return False
+        for item, change in zip(batch, changes, strict=True):
+            item.result = change
+        return True
 
     def _begin(self, conn: Any, batch: list[_Pending]) -> list[_Pending]:
         """Begin the batch's transaction; the jobs to run in it (all of them here)."""
