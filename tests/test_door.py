@@ -95,6 +95,36 @@ def test_a_revoked_token_is_refused_at_the_door_within_a_second(service: Service
         answer_of_data_api(door.get("/"), 401)
 
 
+def test_a_page_of_another_origin_reaches_its_home_through_the_door(service: Service) -> None:
+    """As on a serving port, a browser app may use the data API through the door: the door
+    answers the preflight itself, and its 307 (or refusal) lets any origin follow (or read)
+    it; the serving process then answers the same origin."""
+    origin = {"Origin": "https://app.example"}
+    with service.door.client() as door:
+        preflight = door.options("/devices/thermostats", headers={
+            **origin, "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "authorization"})
+        assert preflight.status_code == 204
+        assert preflight.headers["access-control-allow-origin"] == "*"
+        assert "Authorization" in preflight.headers["access-control-allow-headers"]
+        refused = door.get("/devices", headers=origin)
+        assert refused.status_code == 401
+        assert refused.headers["access-control-allow-origin"] == "*"
+        # The sign-in and OAuth pages keep to their own origin at the door as everywhere.
+        assert "access-control-allow-origin" not in door.options(
+            "/oauth2/access_token", headers={**origin, "Access-Control-Request-Method": "POST"}
+        ).headers
+    with service.door.client(service.server.token) as door:
+        sent = door.get("/devices/thermostats", headers=origin)
+    assert sent.status_code == 307 and sent.headers["access-control-allow-origin"] == "*"
+    assert "Location" in sent.headers["access-control-expose-headers"]
+    owner_address = sent.headers["location"].replace("localhost", "127.0.0.1")
+    answered = httpx.get(owner_address, timeout=10, headers={
+        **origin, "Authorization": f"Bearer {service.server.token}"})
+    assert answered.status_code == 200 and answered.json()
+    assert answered.headers["access-control-allow-origin"] == "*"
+
+
 def test_what_needs_no_home_goes_to_a_live_server(service: Service) -> None:
     with service.door.client() as door:
         for path in ("/oauth2/access_token", "/openapi.json", "/app/signin", "/user/login",

@@ -18,13 +18,16 @@ from __future__ import annotations
 
 import re
 
+from starlette._utils import get_route_path
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
 from roost import errors
+from roost.api.dispatch import is_data_location
 from roost.api.rest import token_of
 from roost.auth.tokens import digest
 from roost.http import moved
+from roost.http.cors import Cors
 from roost.store.owners import LiveOwners, TokenUsers, Unavailable
 
 # Paths answered the same by every process: the OAuth flow, sign-in pages, the web app, the
@@ -43,6 +46,7 @@ class Door:
     def __init__(self, db: str) -> None:
         self.owners = LiveOwners(db)
         self.tokens = TokenUsers(db)
+        self._cross_origin = Cors(self._send_on)
 
     async def close(self) -> None:
         await self.owners.close()
@@ -54,6 +58,13 @@ class Door:
             return
         if scope["type"] != "http":
             return
+        # A page of any origin may use the data API through the door too, as the serving
+        # processes allow it (roost/http/cors.py): its preflight is answered here, and the
+        # 307, or the refusal, says any origin may follow or read it.
+        on = self._cross_origin if is_data_location(get_route_path(scope)) else self._send_on
+        await on(scope, receive, send)
+
+    async def _send_on(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope)
         try:
             target = await self._target(request)
