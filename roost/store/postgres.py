@@ -141,8 +141,7 @@ class PostgresStore(SQLiteStore):
         chosen = {slots.slot_of(o.user_id) for o in objs}
         if not chosen <= held.keys():
             raise Fenced(chosen - held.keys())
-        job = _commit_job(objs)
-        pending = _Pending(lambda conn, events: job(conn), self._new_future(), objs,
+        pending = _Pending(_commit_job(objs), self._new_future(), objs,
                            fence=frozenset((s, held[s]) for s in chosen))
         self._fenced.add(pending)
         try:

@@ -59,7 +59,7 @@ KEEP_CHANGES = 10_000  # change rows kept for catching up; older ones are pruned
 ROWS = 100
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _Pending:
     job: AccountJob[Any]
     future: asyncio.Future[Any]
@@ -182,8 +182,7 @@ class SQLiteStore(Store):
     def commit(self, objects: Iterable[Obj]) -> Awaitable[Change]:
         # Not a coroutine: the writer's future itself is awaited (see _submit).
         objs = tuple(objects)
-        job = _commit_job(objs)
-        return self._submit(_Pending(lambda conn, events: job(conn), self._new_future(), objs))
+        return self._submit(_Pending(_commit_job(objs), self._new_future(), objs))
 
     async def changes_since(self, seq: int) -> list[ChangeEntry]:
         rows = await self._read(lambda conn: conn.execute(
@@ -528,8 +527,9 @@ def _run_together(conn: sqlite3.Connection, group: list[_Pending]) -> bool:
     return True
 
 
-def _commit_job(objects: tuple[Obj, ...]) -> Job[Change]:
-    return lambda conn: _write_commits(conn, [objects])[0]
+def _commit_job(objects: tuple[Obj, ...]) -> AccountJob[Change]:
+    """A commit as a writer's job: what it runs when it runs alone."""
+    return lambda conn, events: _write_commits(conn, [objects])[0]
 
 
 def _write_commits(conn: sqlite3.Connection, commits: list[tuple[Obj, ...]]) -> list[Change]:
