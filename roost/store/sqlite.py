@@ -74,7 +74,7 @@ class _Pending:
 
 class SQLiteStore(Store):
     dialect: schema.Dialect = "sqlite"
-    # Runs of commits written with one statement per table (_run_together): their change
+    # A batch of commits written with one statement per table (_run_commits): their change
     # rows are numbered from the last one's, as SQLite numbers a statement's rows one after
     # another.
     together = True
@@ -415,10 +415,8 @@ class SQLiteStore(Store):
     def _run_batch(self, conn: sqlite3.Connection, batch: list[_Pending]) -> None:
         try:
             if not self._run_commits(conn, batch):
-                for group in _groups(self._begin(conn, batch)):
-                    if len(group) == 1 or not self.together or not _run_together(conn, group):
-                        for item in group:
-                            _run_alone(conn, item)
+                for item in self._begin(conn, batch):
+                    _run_alone(conn, item)
             conn.execute("COMMIT")
         except Exception as exc:  # the transaction itself failed: nothing of it is durable
             if conn.in_transaction:
@@ -430,8 +428,9 @@ class SQLiteStore(Store):
         """Begin the transaction of a batch of commits alone, the usual batch, and write them
         together with no savepoint: four statements in all, where a savepoint's two more cost
         each write about 2 µs of a busy server (docs/benchmarks.md). False if it is not such
-        a batch, or if writing it failed: then it is rolled back, to run again with each
-        commit in its own savepoint."""
+        a batch (one with an account job in it is rare), or if writing it failed: then it is
+        rolled back, to run again with each job in its own savepoint, so that a refused
+        commit fails alone."""
         if not self.together or any(item.objects is None for item in batch):
             return False
         self._begin(conn, batch)
@@ -484,18 +483,6 @@ class SQLiteStore(Store):
                 {"message": "on_commit failed", "exception": exc})
 
 
-def _groups(batch: list[_Pending]) -> list[list[_Pending]]:
-    """The batch in order, each run of commits of home objects together, any other job
-    alone."""
-    groups: list[list[_Pending]] = []
-    for item in batch:
-        if item.objects is not None and groups and groups[-1][0].objects is not None:
-            groups[-1].append(item)
-        else:
-            groups.append([item])
-    return groups
-
-
 def _run_alone(conn: sqlite3.Connection, item: _Pending) -> None:
     """One job in its own savepoint: if it fails, it alone is undone."""
     conn.execute("SAVEPOINT job")
@@ -507,24 +494,6 @@ def _run_alone(conn: sqlite3.Connection, item: _Pending) -> None:
         item.events.clear()
         conn.execute("ROLLBACK TO job")
         conn.execute("RELEASE job")
-
-
-def _run_together(conn: sqlite3.Connection, group: list[_Pending]) -> bool:
-    """Commits of home objects in one savepoint, not one each, their rows written together
-    (:func:`_write_commits`): a few statements for the whole run instead of two or more per
-    write, and they almost never fail. If one does, all are undone and False returned, to
-    run each alone. Only these jobs are run twice: they are statements and nothing else."""
-    conn.execute("SAVEPOINT jobs")
-    try:
-        changes = _write_commits(conn, [item.objects or () for item in group])
-    except Exception:
-        conn.execute("ROLLBACK TO jobs")
-        conn.execute("RELEASE jobs")
-        return False
-    conn.execute("RELEASE jobs")
-    for item, change in zip(group, changes, strict=True):
-        item.result = change
-    return True
 
 
 def _commit_job(objects: tuple[Obj, ...]) -> AccountJob[Change]:
