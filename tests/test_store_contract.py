@@ -7,6 +7,7 @@ database of its own (tests/postgres_helpers.py), on the server `.ci/run` starts.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
@@ -54,11 +55,22 @@ class Opened:
 
 @pytest.fixture(params=sorted(STORES))
 def make(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], Store]]:
-    if request.param == "postgres":
+    yield from _maker(request.param, tmp_path)
+
+
+@pytest.fixture(params=["postgres", "sqlite"])
+def make_writing(request: pytest.FixtureRequest, tmp_path: Path
+                 ) -> Iterator[Callable[[], Store]]:
+    """The stores whose writer thread commits what is queued in batches."""
+    yield from _maker(request.param, tmp_path)
+
+
+def _maker(name: str, tmp_path: Path) -> Iterator[Callable[[], Store]]:
+    if name == "postgres":
         with scratch_database() as url:
             yield lambda: STORES["postgres"](url)
     else:
-        yield lambda: STORES[request.param](str(tmp_path))
+        yield lambda: STORES[name](str(tmp_path))
 
 
 @asynccontextmanager
@@ -190,6 +202,39 @@ async def test_a_batch_of_one_objects_versions_keeps_the_last_and_logs_each(
         assert sorted((o.id, o.version, o.data.get("humidity")) for o in objects) == [
             ("t", 6, 6), ("u", 1, None)]
         assert seq == refused[-1].seq and opened.commits[-1] == refused[-1]
+
+
+async def test_writes_queued_in_every_round_of_the_loop_share_one_transaction(
+        make_writing: Callable[[], Store]) -> None:
+    """The writes of a burst of requests arrive over a few rounds of the event loop: they
+    are held until a round queues none, and committed in one transaction, published in one
+    call; a write queued after that is not held back for company."""
+    store = make_writing()
+    store.open()
+    published: list[list[Change]] = []
+    await store.start(published.append)
+    try:
+        owner = (await store.create_user("owner@example.com", "hash")).id
+
+        async def write(rounds: int) -> Change:
+            for _ in range(rounds):
+                # Each round lets go of the interpreter lock a while, as a server's rounds
+                # do reading sockets: time for a writer thread handed the first write at
+                # once to begin a transaction with it alone.
+                time.sleep(0.002)
+                await asyncio.sleep(0)
+            return await store.commit([thermostat(owner, f"t{rounds}")])
+
+        # Started last, the writer that waits no round queues first and the others follow
+        # one round after another, as requests read in consecutive rounds do.
+        outcomes = await asyncio.gather(*(write(n) for n in reversed(range(12))))
+        assert published == [sorted(outcomes, key=lambda c: c.seq)]
+        assert [c.objects[0].id for c in published[0]] == [f"t{n}" for n in range(12)]
+        lone = await asyncio.wait_for(store.commit([thermostat(owner, "lone")]), 5)
+        assert published[-1] == [lone]
+    finally:
+        await store.stop()
+        store.close()
 
 
 async def test_data_written_in_one_batch_is_loaded_exactly(make: Callable[[], Store]) -> None:

@@ -223,6 +223,7 @@ class PostgresStore(SQLiteStore):
     async def stop(self) -> None:
         thread = self._thread
         if thread is not None:
+            self._flush()
             self._queue.put(None)
             await asyncio.to_thread(thread.join, WRITE_TIMEOUT)
             if thread.is_alive():  # stuck on a database that stopped answering
@@ -253,7 +254,7 @@ class PostgresStore(SQLiteStore):
         return await self._readers.run(job)
 
     async def _submit(self, pending: _Pending) -> Any:
-        self._queue.put(pending)
+        self._hold(pending)
         assert self._loop is not None
         # A timer, not asyncio.wait_for: that cost more of the loop per write than the rest
         # of waiting for it. Shielded: a caller that goes away does not undo its write.

@@ -3,11 +3,12 @@
 Durability: ``synchronous=FULL`` by default, so an acknowledged write survives power loss as
 well as a crash; group commit keeps that affordable by syncing many writes at once.
 
-Writes are *jobs* (functions of a connection) run on the writer: concurrent ones share one
-transaction, each in its own savepoint so one failing job does not fail its neighbours, and
-each is answered only after ``COMMIT`` returns. Reads run on the event loop's own connection:
-a local file answers in microseconds. Before the writer starts (start-up, the command line)
-a job runs in its own transaction at once.
+Writes are *jobs* (functions of a connection) run on the writer: concurrent ones (those
+queued while each round of the event loop brings more) share one transaction, each in its own
+savepoint so one failing job does not fail its neighbours, and each is answered only after
+``COMMIT`` returns. Reads run on the event loop's own connection: a local file answers in
+microseconds. Before the writer starts (start-up, the command line) a job runs in its own
+transaction at once.
 
 One server process serves a file (``claim``): two would each keep the home in memory and
 drift apart. The command line still writes it beside a server; the server learns of its
@@ -83,7 +84,8 @@ class SQLiteStore(Store):
         self.path = str(path)
         self.synchronous = synchronous
         self._reader: sqlite3.Connection | None = None
-        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[list[_Pending] | None] = queue.SimpleQueue()
+        self._held: list[_Pending] = []
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._on_commit: OnCommit = lambda changes: None
@@ -138,6 +140,7 @@ class SQLiteStore(Store):
 
     async def stop(self) -> None:
         if self._thread is not None:
+            self._flush()
             self._queue.put(None)
             await asyncio.to_thread(self._thread.join)
             self._thread = None
@@ -213,8 +216,32 @@ class SQLiteStore(Store):
         """Queue a job for the writer; what to await for its result. Here its future, with no
         coroutine around it: each frame of a request's await chain costs it again when the
         commit wakes it, and commits are the busiest thing the store does."""
-        self._queue.put(pending)
+        self._hold(pending)
         return pending.future
+
+    def _hold(self, pending: _Pending) -> None:
+        """Queue a job for the writer once a round of the event loop queues no more, or a
+        batch is held. The writes of a burst of requests arrive over a few rounds; handed
+        over one by one, the idle writer would begin a transaction for the first and the
+        rest would wait for a second. A transaction costs the writer about 0.25 ms of CPU
+        however little it holds, and so, under load, more than the requests themselves
+        (docs/benchmarks.md). A lone write waits one round of an idle loop: microseconds."""
+        self._held.append(pending)
+        if len(self._held) == 1:
+            assert self._loop is not None
+            self._loop.call_soon(self._hand_over, 1)
+
+    def _hand_over(self, seen: int) -> None:
+        if seen < len(self._held) < BATCH:  # this round brought more: wait one more
+            assert self._loop is not None
+            self._loop.call_soon(self._hand_over, len(self._held))
+        else:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._held:
+            held, self._held = self._held, []
+            self._queue.put(held)
 
     # -- accounts ----------------------------------------------------------------------------
 
@@ -398,10 +425,10 @@ class SQLiteStore(Store):
         finally:
             conn.close()
 
-    def _gather(self, first: _Pending) -> tuple[list[_Pending], bool]:
-        """The writes queued behind ``first``, up to a batch; and whether the queue said to
-        stop after them."""
-        batch = [first]
+    def _gather(self, first: list[_Pending]) -> tuple[list[_Pending], bool]:
+        """The writes queued behind ``first``, up to about a batch; and whether the queue
+        said to stop after them."""
+        batch = first
         while len(batch) < BATCH:
             try:
                 item = self._queue.get_nowait()
@@ -409,7 +436,7 @@ class SQLiteStore(Store):
                 break
             if item is None:
                 return batch, True
-            batch.append(item)
+            batch.extend(item)
         return batch, False
 
     def _run_batch(self, conn: sqlite3.Connection, batch: list[_Pending]) -> None:
