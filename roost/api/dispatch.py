@@ -27,6 +27,8 @@ def is_data_location(route_path: str) -> bool:
     ``/`` (the catch-all's pattern) and names the root or one of :data:`DATA_ROOTS`."""
     if not route_path.startswith("/"):
         return False
+    if route_path[1:].partition("/")[0] in DATA_ROOTS:  # the usual data request, at a glance
+        return True
     segments = paths.parse(route_path)
     return not segments or segments[0] in DATA_ROOTS
 

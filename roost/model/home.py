@@ -54,7 +54,7 @@ class Obj:
                    self.data, self.deleted, updated)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen, as Obj is not: the writer builds one per commit
 class Change:
     """One commit: the objects it wrote, and the store's sequence number for it."""
 

@@ -40,7 +40,7 @@ def navigate(tree: Any, path: Path) -> Any:
     return node
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: built for every write (see Obj)
 class Target:
     """One object and the fields a write sets on it."""
 
