@@ -467,10 +467,11 @@ class Service:
         pending = self.home.pending
         changed = []
         for o in planned:
-            if o.key in pending:
+            key = o.key
+            if key in pending:
                 changed.append(o)
                 continue
-            current = self.home.get(*o.key)
+            current = self.home.get(*key)
             if current is None or o.data != current.data:
                 changed.append(o)
         return changed

@@ -20,7 +20,7 @@ def may_write(f: Field | None, permissions: frozenset[str], system: bool) -> boo
         return False
     if system:  # devices and Nest's own logic write every stored field but identities
         return (f.derive is None or f.reported) and not f.identity
-    return bool(f.write & permissions)
+    return not f.write.isdisjoint(permissions)
 
 
 def check(kind: str, values: dict[str, Any], permissions: frozenset[str],

@@ -37,7 +37,8 @@ def plan(home: Home, obj: Obj, values: dict[str, Any], now: datetime,
         ruled = _RULED.get(obj.kind, frozenset())
         plain = {fields[name].key: units.store(value, fields[name].scale)
                  if fields[name].scale else value
-                 for name, value in values.items() if name not in ruled}
+                 for name, value in values.items() if name not in ruled
+                 } if not ruled.issuperset(values) else None  # most writes: none to store
         if plain:
             first = changed[0]
             changed[0] = first.with_data({**first.data, **plain})
