@@ -580,7 +580,8 @@ class Service:
                     change = Change(change.seq, tuple(o for o in change.objects
                                                       if _slot(o.user_id) in held))
             self.home.commit(change)
-            user_ids.update(o.user_id for o in change.objects)
+            for o in change.objects:
+                user_ids.add(o.user_id)
             for listener in self._listeners:
                 try:
                     listener(change)

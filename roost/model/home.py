@@ -117,17 +117,21 @@ class Home:
 
     def stage(self, objects: Iterable[Obj]) -> None:
         for obj in objects:
-            self.pending[obj.key] = obj
+            key = obj.key
+            self.pending[key] = obj
             # A new object is found in its structure before its commit: deleting the
-            # structure meanwhile takes it too.
-            _add(self._by_structure, obj.structure_id, obj.key)
+            # structure meanwhile takes it too. A committed one is there already.
+            before = self.committed.get(key)
+            if before is None or before.structure_id != obj.structure_id:
+                _add(self._by_structure, obj.structure_id, key)
 
     def unstage(self, objects: Iterable[Obj]) -> None:
         for obj in objects:
-            if self.pending.get(obj.key) is obj:
-                del self.pending[obj.key]
-                if obj.key not in self.committed:  # never committed: forgotten
-                    _discard(self._by_structure, obj.structure_id, obj.key)
+            key = obj.key
+            if self.pending.get(key) is obj:
+                del self.pending[key]
+                if key not in self.committed:  # never committed: forgotten
+                    _discard(self._by_structure, obj.structure_id, key)
 
     def commit(self, change: Change) -> None:
         for obj in change.objects:
@@ -159,9 +163,14 @@ class Home:
             _discard(self._by_structure, obj.structure_id, key)
             _discard(self._by_user, obj.user_id, key)
             return
+        before = self.committed.get(key)
         self.committed[key] = obj
-        _add(self._by_structure, obj.structure_id, key)
-        _add(self._by_user, obj.user_id, key)
+        # A new version of a committed object is indexed already, unless it moved (an object
+        # never changes owner): most commits change values only.
+        if before is None or before.structure_id != obj.structure_id:
+            _add(self._by_structure, obj.structure_id, key)
+        if before is None:
+            _add(self._by_user, obj.user_id, key)
 
 
 def _add(index: dict[str, tuple[Key, ...]], name: str, key: Key) -> None:
