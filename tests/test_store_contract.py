@@ -29,7 +29,7 @@ from roost.store.records import (
     USER_DELETED,
     AccountEvent,
 )
-from roost.store.sqlite import ROWS, SQLiteStore
+from roost.store.sqlite import HOLD, ROWS, SQLiteStore
 
 # Each store, made from the test's scratch place: a directory, or a database URL.
 STORES: dict[str, Callable[[str], Store]] = {
@@ -204,34 +204,60 @@ async def test_a_batch_of_one_objects_versions_keeps_the_last_and_logs_each(
         assert seq == refused[-1].seq and opened.commits[-1] == refused[-1]
 
 
-async def test_writes_queued_in_every_round_of_the_loop_share_one_transaction(
+async def writes_in_consecutive_rounds(store: Store, owner: str, count: int) -> list[Change]:
+    """``count`` commits, one in each of as many rounds of the event loop, as requests read
+    in consecutive rounds make them; their changes in order."""
+
+    async def write(rounds: int) -> Change:
+        for _ in range(rounds):
+            # Each round lets go of the interpreter lock a while, as a server's rounds do
+            # reading sockets: time for a writer thread handed the first write at once to
+            # begin a transaction with it alone.
+            time.sleep(0.002)
+            await asyncio.sleep(0)
+        return await store.commit([thermostat(owner, f"t{rounds}")])
+
+    # Started last, the writer that waits no round queues first; each of the others runs
+    # before the store's look at what came in the round, as requests read then do.
+    return sorted(await asyncio.gather(*(write(n) for n in reversed(range(count)))),
+                  key=lambda change: change.seq)
+
+
+async def test_writes_queued_over_a_few_rounds_of_the_loop_share_one_transaction(
         make_writing: Callable[[], Store]) -> None:
     """The writes of a burst of requests arrive over a few rounds of the event loop: they
-    are held until a round queues none, and committed in one transaction, published in one
-    call; a write queued after that is not held back for company."""
+    are committed in one transaction, published in one call; a write queued after that is
+    not held back for company."""
     store = make_writing()
     store.open()
     published: list[list[Change]] = []
     await store.start(published.append)
     try:
         owner = (await store.create_user("owner@example.com", "hash")).id
-
-        async def write(rounds: int) -> Change:
-            for _ in range(rounds):
-                # Each round lets go of the interpreter lock a while, as a server's rounds
-                # do reading sockets: time for a writer thread handed the first write at
-                # once to begin a transaction with it alone.
-                time.sleep(0.002)
-                await asyncio.sleep(0)
-            return await store.commit([thermostat(owner, f"t{rounds}")])
-
-        # Started last, the writer that waits no round queues first and the others follow
-        # one round after another, as requests read in consecutive rounds do.
-        outcomes = await asyncio.gather(*(write(n) for n in reversed(range(12))))
-        assert published == [sorted(outcomes, key=lambda c: c.seq)]
-        assert [c.objects[0].id for c in published[0]] == [f"t{n}" for n in range(12)]
+        burst = await writes_in_consecutive_rounds(store, owner, HOLD)
+        assert published == [burst]
+        assert [c.objects[0].id for c in burst] == [f"t{n}" for n in range(HOLD)]
         lone = await asyncio.wait_for(store.commit([thermostat(owner, "lone")]), 5)
         assert published[-1] == [lone]
+    finally:
+        await store.stop()
+        store.close()
+
+
+async def test_writes_queued_in_every_round_are_held_a_few_rounds_at_most(
+        make_writing: Callable[[], Store]) -> None:
+    """Steady traffic brings a write nearly every round: the first transaction does not
+    wait for a round with none, only for the few rounds; every write is committed once,
+    in order."""
+    store = make_writing()
+    store.open()
+    published: list[list[Change]] = []
+    await store.start(published.append)
+    try:
+        owner = (await store.create_user("owner@example.com", "hash")).id
+        steady = await writes_in_consecutive_rounds(store, owner, 4 * HOLD)
+        assert published[0] == steady[:HOLD + 1]
+        assert [c for run in published for c in run] == steady
     finally:
         await store.stop()
         store.close()

@@ -54,6 +54,7 @@ T = TypeVar("T")
 Job = Callable[[sqlite3.Connection], T]
 AccountJob = Callable[[sqlite3.Connection, list[AccountEvent]], T]
 BATCH = 512  # jobs per transaction at most
+HOLD = 3  # rounds of the event loop a job is held at most for more to join it (_hold)
 KEEP_CHANGES = 10_000  # change rows kept for catching up; older ones are pruned
 # Objects per upsert statement: 7 parameters each stays under SQLite's oldest variable limit
 # (999); one statement, not one per object, for the reason in _upsert.
@@ -220,21 +221,23 @@ class SQLiteStore(Store):
         return pending.future
 
     def _hold(self, pending: _Pending) -> None:
-        """Queue a job for the writer once a round of the event loop queues no more, or a
-        batch is held. The writes of a burst of requests arrive over a few rounds; handed
-        over one by one, the idle writer would begin a transaction for the first and the
-        rest would wait for a second. A transaction costs the writer about 0.25 ms of CPU
-        however little it holds, and so, under load, more than the requests themselves
-        (docs/benchmarks.md). A lone write waits one round of an idle loop: microseconds."""
+        """Queue a job for the writer once a round of the event loop queues no more, after
+        at most :data:`HOLD` rounds, or once a batch is held. The writes of a burst of
+        requests arrive over two or three rounds; handed over one by one, the idle writer
+        would begin a transaction for the first few and the rest would wait for a second. A
+        transaction costs the writer about 0.25 ms of CPU however little it holds, so under
+        load more than the requests themselves (docs/benchmarks.md). Steady traffic brings a
+        write nearly every round: it waits no more than the few rounds. A lone write waits
+        one round of an idle loop: microseconds."""
         self._held.append(pending)
         if len(self._held) == 1:
             assert self._loop is not None
-            self._loop.call_soon(self._hand_over, 1)
+            self._loop.call_soon(self._hand_over, 1, 1)
 
-    def _hand_over(self, seen: int) -> None:
-        if seen < len(self._held) < BATCH:  # this round brought more: wait one more
+    def _hand_over(self, seen: int, rounds: int) -> None:
+        if seen < len(self._held) < BATCH and rounds < HOLD:  # more came: wait a round
             assert self._loop is not None
-            self._loop.call_soon(self._hand_over, len(self._held))
+            self._loop.call_soon(self._hand_over, len(self._held), rounds + 1)
         else:
             self._flush()
 
