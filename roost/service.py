@@ -17,6 +17,7 @@ import functools
 import gc
 import logging
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Iterator
+from datetime import datetime
 from typing import Any, NamedTuple
 
 import orjson
@@ -377,8 +378,9 @@ class Service:
         """Check and plan a write now (its refusal is raised here); what to await for its
         commit. Not a coroutine itself: the commit's is awaited directly, one frame less to
         wake for the busiest request of all."""
-        changed = self._plan(principal, path, body)
-        return self._commit(changed) if changed else _nothing()
+        now = self.clock()  # one instant for the rules and the commit's stamp
+        changed = self._plan(principal, path, body, now)
+        return self._commit(changed, now) if changed else _nothing()
 
     async def write_many(self, writes: Iterable[Write],
                          atomic: bool = False) -> list[errors.ApiError | None]:
@@ -452,7 +454,8 @@ class Service:
             if key not in self.home.pending:
                 self.home.stage([staged])
 
-    def _plan(self, principal: Principal, path: paths.Path, body: Any) -> list[Obj]:
+    def _plan(self, principal: Principal, path: paths.Path, body: Any,
+              now: datetime | None = None) -> list[Obj]:
         """The objects a write changes, checked and planned on the home as it stands with
         pending writes, neither staged nor committed."""
         target = paths.write_target(path, body)
@@ -461,7 +464,7 @@ class Service:
             raise errors.not_found(paths.object_path(target.kind, target.id))
         values = validate.check(obj.kind, target.values, principal.permissions,
                                 principal.system)
-        planned = rules.plan(self.home, obj, values, self.clock(), principal.system)
+        planned = rules.plan(self.home, obj, values, now or self.clock(), principal.system)
         # A write that changes nothing is acknowledged without a commit, a version or an event;
         # but one that repeats a write still waiting for its commit must not be answered first.
         pending = self.home.pending
@@ -551,10 +554,10 @@ class Service:
         assert obj is not None, "applied to the home before its writer is answered"
         return obj
 
-    async def _commit(self, objects: list[Obj]) -> Change:
+    async def _commit(self, objects: list[Obj], now: datetime | None = None) -> Change:
         """Commit objects the rules produced. Until durable they are visible to validation of
         later writes only; if the commit fails, they are forgotten and nothing was written."""
-        updated = int(self.clock().timestamp() * 1000)
+        updated = int((now or self.clock()).timestamp() * 1000)
         objects = [o.stamped(updated) for o in objects]
         if self.ownership is not None and not {
                 _slot(o.user_id) for o in objects} <= self.ownership.held.keys():
