@@ -50,7 +50,12 @@ def anyio_backend() -> str:
 class Opened:
     store: Store
     commits: list[Change] = field(default_factory=list)
+    published: list[list[Change]] = field(default_factory=list)  # as each call gave them
     events: list[AccountEvent] = field(default_factory=list)
+
+    def on_commit(self, changes: list[Change]) -> None:
+        self.commits.extend(changes)
+        self.published.append(list(changes))
 
 
 @pytest.fixture(params=sorted(STORES))
@@ -78,7 +83,7 @@ async def started(make: Callable[[], Store]) -> AsyncIterator[Opened]:
     store = make()
     store.open()
     opened = Opened(store)
-    await store.start(opened.commits.extend, opened.events.append)
+    await store.start(opened.on_commit, opened.events.append)
     try:
         yield opened
     finally:
@@ -228,20 +233,14 @@ async def test_writes_queued_over_a_few_rounds_of_the_loop_share_one_transaction
     """The writes of a burst of requests arrive over a few rounds of the event loop: they
     are committed in one transaction, published in one call; a write queued after that is
     not held back for company."""
-    store = make_writing()
-    store.open()
-    published: list[list[Change]] = []
-    await store.start(published.append)
-    try:
+    async with started(make_writing) as opened:
+        store = opened.store
         owner = (await store.create_user("owner@example.com", "hash")).id
         burst = await writes_in_consecutive_rounds(store, owner, HOLD)
-        assert published == [burst]
+        assert opened.published == [burst]
         assert [c.objects[0].id for c in burst] == [f"t{n}" for n in range(HOLD)]
         lone = await asyncio.wait_for(store.commit([thermostat(owner, "lone")]), 5)
-        assert published[-1] == [lone]
-    finally:
-        await store.stop()
-        store.close()
+        assert opened.published[-1] == [lone]
 
 
 async def test_writes_queued_in_every_round_are_held_a_few_rounds_at_most(
@@ -249,18 +248,11 @@ async def test_writes_queued_in_every_round_are_held_a_few_rounds_at_most(
     """Steady traffic brings a write nearly every round: the first transaction does not
     wait for a round with none, only for the few rounds; every write is committed once,
     in order."""
-    store = make_writing()
-    store.open()
-    published: list[list[Change]] = []
-    await store.start(published.append)
-    try:
-        owner = (await store.create_user("owner@example.com", "hash")).id
-        steady = await writes_in_consecutive_rounds(store, owner, 4 * HOLD)
-        assert published[0] == steady[:HOLD + 1]
-        assert [c for run in published for c in run] == steady
-    finally:
-        await store.stop()
-        store.close()
+    async with started(make_writing) as opened:
+        owner = (await opened.store.create_user("owner@example.com", "hash")).id
+        steady = await writes_in_consecutive_rounds(opened.store, owner, 4 * HOLD)
+        assert opened.published[0] == steady[:HOLD + 1]
+        assert opened.commits == steady
 
 
 async def test_data_written_in_one_batch_is_loaded_exactly(make: Callable[[], Store]) -> None:
