@@ -35,10 +35,10 @@ def plan(home: Home, obj: Obj, values: dict[str, Any], now: datetime,
         changed = rule(home, obj, values, now) if rule else [obj.evolve(dict(obj.data))]
         # A field no rule decides is stored as written (in °C, where it has a scale).
         ruled = _RULED.get(obj.kind, frozenset())
-        plain = {fields[name].key: units.store(value, fields[name].scale)
-                 if fields[name].scale else value
-                 for name, value in values.items() if name not in ruled
-                 } if not ruled.issuperset(values) else None  # most writes: none to store
+        plain = {} if ruled.issuperset(values) else {  # most writes: nothing stored as given
+            fields[name].key: units.store(value, fields[name].scale)
+            if fields[name].scale else value
+            for name, value in values.items() if name not in ruled}
         if plain:
             first = changed[0]
             changed[0] = first.with_data({**first.data, **plain})

@@ -4,7 +4,7 @@ Durability: ``synchronous=FULL`` by default, so an acknowledged write survives p
 well as a crash; group commit keeps that affordable by syncing many writes at once.
 
 Writes are *jobs* (functions of a connection) run on the writer: concurrent ones (those
-queued while each round of the event loop brings more) share one transaction, each in its own
+queued within a few rounds of the event loop) share one transaction, each in its own
 savepoint so one failing job does not fail its neighbours, and each is answered only after
 ``COMMIT`` returns. Reads run on the event loop's own connection: a local file answers in
 microseconds. Before the writer starts (start-up, the command line) a job runs in its own
