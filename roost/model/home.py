@@ -120,9 +120,8 @@ class Home:
             key = obj.key
             self.pending[key] = obj
             # A new object is found in its structure before its commit: deleting the
-            # structure meanwhile takes it too. A committed one is there already.
-            before = self.committed.get(key)
-            if before is None or before.structure_id != obj.structure_id:
+            # structure meanwhile takes it too.
+            if not _indexed(self.committed.get(key), obj):
                 _add(self._by_structure, obj.structure_id, key)
 
     def unstage(self, objects: Iterable[Obj]) -> None:
@@ -165,12 +164,16 @@ class Home:
             return
         before = self.committed.get(key)
         self.committed[key] = obj
-        # A new version of a committed object is indexed already, unless it moved (an object
-        # never changes owner): most commits change values only.
-        if before is None or before.structure_id != obj.structure_id:
+        if not _indexed(before, obj):
             _add(self._by_structure, obj.structure_id, key)
-        if before is None:
+        if before is None:  # an object never changes owner
             _add(self._by_user, obj.user_id, key)
+
+
+def _indexed(before: Obj | None, obj: Obj) -> bool:
+    """Whether ``obj`` is a new version of ``before``, committed in the same structure: the
+    indexes hold its key already. Most commits change values only."""
+    return before is not None and before.structure_id == obj.structure_id
 
 
 def _add(index: dict[str, tuple[Key, ...]], name: str, key: Key) -> None:
