@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,15 +28,23 @@ def apply(home: Home, obj: Obj, values: dict[str, Any], now: datetime) -> list[O
         raise errors.not_online("Thermostat")
     if "hvac_mode" in values:
         set_mode(d, values["hvac_mode"], reason="manual")
-    written = _setpoints(values)
-    for base, (scale, value) in written.items():
+    range_scale = None
+    for base, scale, value in _setpoints(values):
         _check_mode(base, d["hvac_mode"])
         _check_lock(d, scale, value)
         # Written under the stored name itself (the Nest app's exact °C), it is kept as is.
         d[base] = float(value) if base in values else units.store(value, scale)
-    range_writes = [s for b, (s, _) in written.items() if b != "target_temperature"]
-    if range_writes:
-        _check_range(d, range_writes[0])
+        if base != "target_temperature" and range_scale is None:
+            range_scale = scale
+    if range_scale is not None:
+        _check_range(d, range_scale)
+    if not _LESS_USUAL.isdisjoint(values):
+        _apply_less_usual(home, obj, d, values, now)
+    return [obj.evolve(d)]
+
+
+def _apply_less_usual(home: Home, obj: Obj, d: dict[str, Any], values: dict[str, Any],
+                      now: datetime) -> None:
     eco = {name: float(values[name]) for name in ECO if name in values}
     if eco:
         d.update(eco)
@@ -53,7 +62,6 @@ def apply(home: Home, obj: Obj, values: dict[str, Any], now: datetime) -> list[O
         if values["where_id"] not in (structure.data.get("wheres", {}) if structure else {}):
             raise errors.invalid_value("where_id", values["where_id"])
         d["where_id"] = values["where_id"]
-    return [obj.evolve(d)]
 
 
 def checked_schedule(value: Any) -> dict[str, Any]:
@@ -89,21 +97,22 @@ def set_mode(d: dict[str, Any], mode: str, reason: str) -> None:
 # °C, checked as a _c write is.
 _SETPOINT_FIELDS = {name: (base, scale) for base in SETPOINTS for name, scale in (
     (f"{base}_f", "F"), (f"{base}_c", "C"), (base, "C"))}
+# What a write sets less often than a setpoint or the mode: looked at only when written.
+_LESS_USUAL = frozenset({*ECO, "fan_timer_duration", "fan_timer_active", "schedule", "where_id"})
 
 
-def _setpoints(values: dict[str, Any]) -> dict[str, tuple[str, float]]:
-    """Each setpoint written, in SETPOINTS order: its scale and value."""
-    given: dict[str, list[tuple[str, float]]] = {}
+def _setpoints(values: dict[str, Any]) -> list[tuple[str, str, Any]]:
+    """Each setpoint written, in SETPOINTS order: its name, scale and value."""
+    written = []
     for name, value in values.items():
         found = _SETPOINT_FIELDS.get(name)
         if found is not None:
-            given.setdefault(found[0], []).append((found[1], value))
-    written: dict[str, tuple[str, float]] = {}
-    for base in SETPOINTS if given else ():
-        if base in given:
-            if len(given[base]) > 1:
+            written.append((*found, value))
+    if len(written) > 1:  # a range, or one setpoint in two scales
+        written.sort(key=lambda w: SETPOINTS.index(w[0]))
+        for (base, _, _), (following, _, _) in itertools.pairwise(written):
+            if base == following:
                 raise errors.both_scales(base)
-            written[base] = given[base][0]
     return written
 
 
