@@ -25,11 +25,13 @@ def may_write(f: Field | None, permissions: frozenset[str], system: bool) -> boo
 
 def check(kind: str, values: dict[str, Any], permissions: frozenset[str],
           system: bool = False) -> dict[str, Any]:
-    """The values as the rules get them (whole numbers as ints), or the first error."""
+    """The values as the rules get them (whole numbers as ints), or the first error: every
+    field that may not be written, before any value."""
     fields = FIELDS[kind]
-    refused = [name for name in values if not may_write(fields.get(name), permissions, system)]
-    if refused:
-        raise errors.no_write_permission(refused)
+    for name in values:
+        if not may_write(fields.get(name), permissions, system):
+            raise errors.no_write_permission(
+                [n for n in values if not may_write(fields.get(n), permissions, system)])
     checked = {}
     for name, value in values.items():
         f = fields[name]
@@ -38,8 +40,12 @@ def check(kind: str, values: dict[str, Any], permissions: frozenset[str],
     return checked
 
 
+# A tuple, not ``int | float``: isinstance takes half the time with it, on every write.
+_NUMBER = (int, float)
+
+
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, _NUMBER) and not isinstance(value, bool)
 
 
 def check_value(f: Field, value: Any, system: bool = False) -> None:
