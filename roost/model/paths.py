@@ -66,21 +66,21 @@ def write_target(path: Path, body: Any) -> Target:
 
 
 def _collect(path: Path, body: Any, found: list[Target]) -> None:
-    head, rest = path[:1], path[1:]
     if not path:
         _descend(path, body, found, ("devices", "structures", "metadata"))
-    elif head == ("metadata",):
-        names = [text(path)[1:]] if rest else sorted(body) if isinstance(body, dict) else []
+    elif path[0] == "metadata":
+        names = ([text(path)[1:]] if len(path) > 1
+                 else sorted(body) if isinstance(body, dict) else [])
         raise errors.no_write_permission(names or ["metadata"])
-    elif head == ("devices",):
-        if not rest:
+    elif path[0] == "devices":
+        if len(path) == 1:
             _descend(path, body, found, DEVICE_KINDS)
-        elif rest[0] not in DEVICE_KINDS:
+        elif path[1] not in DEVICE_KINDS:
             raise errors.not_found(text(path))
         else:
-            _object(rest[0], rest[1:], path, body, found)
-    elif head == ("structures",):
-        _object("structures", rest, path, body, found)
+            _object(path[1], path[2:], path, body, found)
+    elif path[0] == "structures":
+        _object("structures", path[1:], path, body, found)
     else:
         raise errors.not_found(text(path))
 
