@@ -20,15 +20,16 @@ from roost.model import paths
 
 # The first segment of every data location; ``/`` and ``/.json`` are the root.
 DATA_ROOTS = frozenset({"devices", "structures", "metadata"})
+_BELOW_DATA_ROOTS = tuple(f"/{root}/" for root in DATA_ROOTS)
 
 
 def is_data_location(route_path: str) -> bool:
     """Whether the router would hand this path to the data API's catch-all: it starts with
     ``/`` (the catch-all's pattern) and names the root or one of :data:`DATA_ROOTS`."""
+    if route_path.startswith(_BELOW_DATA_ROOTS):  # the usual data request, at a glance
+        return True
     if not route_path.startswith("/"):
         return False
-    if route_path[1:].partition("/")[0] in DATA_ROOTS:  # the usual data request, at a glance
-        return True
     segments = paths.parse(route_path)
     return not segments or segments[0] in DATA_ROOTS
 

@@ -14,6 +14,6 @@ def bearer_token(request: Request) -> str | None:
 def bearer(authorization: str) -> str | None:
     """The token of an ``Authorization`` header's value if it is ``Bearer``, or None."""
     scheme, _, credentials = authorization.partition(" ")
-    if scheme.lower() == "bearer" and credentials.strip():
-        return credentials.strip()
+    if scheme.lower() == "bearer":
+        return credentials.strip() or None
     return None
