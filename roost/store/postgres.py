@@ -58,7 +58,7 @@ from roost.store.leases import Leases
 from roost.store.postgres_connection import Connection, first_line, migrate
 from roost.store.readers import Readers
 from roost.store.records import AccountEvent, User
-from roost.store.sqlite import Job, SQLiteStore, T, _commit_job, _Pending
+from roost.store.sqlite import Job, SQLiteStore, T, _Pending
 
 log = logging.getLogger("roost.store")
 
@@ -141,7 +141,7 @@ class PostgresStore(SQLiteStore):
         chosen = {slots.slot_of(o.user_id) for o in objs}
         if not chosen <= held.keys():
             raise Fenced(chosen - held.keys())
-        pending = _Pending(_commit_job(objs), self._new_future(), objs,
+        pending = _Pending(None, self._new_future(), objs,
                            fence=frozenset((s, held[s]) for s in chosen))
         self._fenced.add(pending)
         try:

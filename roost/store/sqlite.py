@@ -63,7 +63,7 @@ ROWS = 100
 
 @dataclass(eq=False, slots=True)
 class _Pending:
-    job: AccountJob[Any]
+    job: AccountJob[Any] | None  # None for a commit: its objects are written (_write_commits)
     future: asyncio.Future[Any]
     objects: tuple[Obj, ...] | None = None  # set for commits of home objects
     events: list[AccountEvent] = field(default_factory=list)  # recorded by the job
@@ -186,7 +186,7 @@ class SQLiteStore(Store):
     def commit(self, objects: Iterable[Obj]) -> Awaitable[Change]:
         # Not a coroutine: the writer's future itself is awaited (see _submit).
         objs = tuple(objects)
-        return self._submit(_Pending(_commit_job(objs), self._new_future(), objs))
+        return self._submit(_Pending(None, self._new_future(), objs))
 
     async def changes_since(self, seq: int) -> list[ChangeEntry]:
         rows = await self._read(lambda conn: conn.execute(
@@ -517,18 +517,14 @@ def _run_alone(conn: sqlite3.Connection, item: _Pending) -> None:
     """One job in its own savepoint: if it fails, it alone is undone."""
     conn.execute("SAVEPOINT job")
     try:
-        item.result = item.job(conn, item.events)
+        item.result = (item.job(conn, item.events) if item.job is not None
+                       else _write_commits(conn, [item.objects or ()])[0])
         conn.execute("RELEASE job")
     except Exception as exc:
         item.error = exc
         item.events.clear()
         conn.execute("ROLLBACK TO job")
         conn.execute("RELEASE job")
-
-
-def _commit_job(objects: tuple[Obj, ...]) -> AccountJob[Change]:
-    """A commit as a writer's job: what it runs when it runs alone."""
-    return lambda conn, events: _write_commits(conn, [objects])[0]
 
 
 def _write_commits(conn: sqlite3.Connection, commits: list[tuple[Obj, ...]]) -> list[Change]:
