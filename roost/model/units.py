@@ -37,6 +37,15 @@ def store(value: float, scale: str) -> float:
     return half_up(value, 0.5)
 
 
+def rounded(value: float, scale: str) -> float:
+    """A client's value in ``scale`` as it reads back once stored: ``show(store(value))``,
+    which is the value rounded half up to the scale's step, to the last bit for any value
+    within a million degrees (tests/core). Every write of a temperature is checked by it."""
+    if scale == "F":
+        return math.floor(value + 0.5)
+    return math.floor(value / 0.5 + 0.5) * 0.5
+
+
 def exact(value: float, scale: str) -> float:
     """The °C value of a device's own reading, kept at full precision."""
     return f_to_c(value) if scale == "F" else float(value)

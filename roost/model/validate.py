@@ -58,10 +58,10 @@ def check_value(f: Field, value: Any, system: bool = False) -> None:
             # No scale's arithmetic is asked about a value no thermometer reads: 1e308 °F
             # overflows the rounding.
             raise errors.out_of_range(f.scale, value, too_high=value > 0)
-        stored = units.show(units.store(value, f.scale), f.scale)
-        if f.maximum is not None and stored > f.maximum:
+        shown = units.rounded(value, f.scale)
+        if f.maximum is not None and shown > f.maximum:
             raise errors.out_of_range(f.scale, value, too_high=True)
-        if f.minimum is not None and stored < f.minimum:
+        if f.minimum is not None and shown < f.minimum:
             raise errors.out_of_range(f.scale, value, too_high=False)
         return
     allowed = f.enum if system else (f.settable or f.enum)

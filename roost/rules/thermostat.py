@@ -127,7 +127,7 @@ def _check_mode(base: str, mode: str) -> None:
 def _check_lock(d: dict[str, Any], scale: str, value: float) -> None:
     if not d.get("is_locked"):
         return
-    wanted = units.show(units.store(value, scale), scale)
+    wanted = units.rounded(value, scale)
     low = units.show(d["locked_temp_min"], scale)
     high = units.show(d["locked_temp_max"], scale)
     if wanted > high:

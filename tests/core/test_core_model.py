@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 from core_homes import HOME_ID, USER, alarm, camera, f, home, structure, thermostat
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from roost import errors
 from roost.clock import EPOCH
@@ -53,6 +55,15 @@ def test_a_write_is_stored_at_its_scales_step_and_a_reading_exactly() -> None:
     assert units.store(21.3, "C") == 21.5
     assert units.exact(70.4, "F") == pytest.approx(f(70.4))
     assert units.exact(21.3, "C") == 21.3
+
+
+@given(st.floats(-1e6, 1e6), st.sampled_from(["F", "C"]))
+@example(70.5, "F")
+@example(-40.5, "F")
+@example(21.25, "C")
+@example(-0.25, "C")
+def test_a_value_reads_back_as_rounded_says(value: float, scale: str) -> None:
+    assert units.rounded(value, scale) == units.show(units.store(value, scale), scale)
 
 
 def test_both_scales_are_views_of_one_stored_value() -> None:
