@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,10 +14,19 @@ Path = tuple[str, ...]
 
 def parse(raw: str) -> Path:
     """``/devices/thermostats/`` and ``/devices/thermostats.json`` are the same location."""
+    # Every read and write parses its path: a home's locations are parsed once each. A path
+    # longer than any of Roost's is parsed every time, so that none fills the memory.
+    return _parsed(raw) if len(raw) <= 256 else _parse(raw)
+
+
+def _parse(raw: str) -> Path:
     raw = raw.strip("/")
     if raw.endswith(".json"):
         raw = raw[: -len(".json")].rstrip("/")
     return tuple(raw.split("/")) if raw else ()
+
+
+_parsed = functools.lru_cache(maxsize=16_384)(_parse)
 
 
 def text(path: Path) -> str:
