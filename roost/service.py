@@ -558,7 +558,8 @@ class Service:
         """Commit objects the rules produced. Until durable they are visible to validation of
         later writes only; if the commit fails, they are forgotten and nothing was written."""
         updated = int((now or self.clock()).timestamp() * 1000)
-        objects = [o.stamped(updated) for o in objects]
+        for o in objects:  # each built for this commit (by the rules), not yet committed
+            o.updated = updated
         if self.ownership is not None and not {
                 _slot(o.user_id) for o in objects} <= self.ownership.held.keys():
             raise errors.moving()

@@ -17,8 +17,9 @@ DEVICE_KINDS = ("thermostats", "smoke_co_alarms", "cameras")
 
 
 # Not frozen: a frozen dataclass sets each field through object.__setattr__, which made
-# building an object a few per cent of a PUT (every write builds two or three). Nothing
-# assigns to an Obj all the same; a change is a new one (evolve, with_data, stamped).
+# building an object a few per cent of a PUT (every write builds two or three). A change is a
+# new object (evolve, with_data); the one assignment is a commit's stamp (``updated``), given
+# to the objects the write built before any reader can see them.
 @dataclass(slots=True)
 class Obj:
     """One structure or device. ``data`` holds stored (canonical) values and is never mutated
@@ -43,15 +44,11 @@ class Obj:
         return Obj(self.kind, self.id, self.user_id, self.structure_id, self.version + 1, data,
                    self.deleted, self.updated)
 
-    # The two below are what dataclasses.replace would give, built directly: they run for
-    # every write, and replace() inspects the class's fields each time.
+    # What dataclasses.replace would give, built directly: it runs for every write, and
+    # replace() inspects the class's fields each time.
     def with_data(self, data: dict[str, Any]) -> Obj:
         return Obj(self.kind, self.id, self.user_id, self.structure_id, self.version, data,
                    self.deleted, self.updated)
-
-    def stamped(self, updated: int) -> Obj:
-        return Obj(self.kind, self.id, self.user_id, self.structure_id, self.version,
-                   self.data, self.deleted, updated)
 
 
 @dataclass(slots=True)  # not frozen, as Obj is not: the writer builds one per commit
