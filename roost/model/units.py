@@ -32,9 +32,11 @@ def show(celsius: float, scale: str) -> int | float:
 
 def store(value: float, scale: str) -> float:
     """The °C value to store for a client's write in ``scale`` (rounded to that scale's step)."""
+    # f_to_c(half_up(value)) and half_up(value, 0.5) written out as show() is: every write
+    # of a temperature calls it.
     if scale == "F":
-        return f_to_c(half_up(value))
-    return half_up(value, 0.5)
+        return (math.floor(value + 0.5) - 32) * 5 / 9
+    return math.floor(value / 0.5 + 0.5) * 0.5
 
 
 def rounded(value: float, scale: str) -> float:
