@@ -31,15 +31,34 @@ def token_of(scope: Scope) -> str | None:
 class DataEndpoint:
     """The data API, the busiest handler of all. It reads each request from its scope, not
     through a ``Request``, and answers a JSON body without building a ``Response``; every
-    failure is answered by the API guard's :func:`~roost.http.guard.answer`."""
+    failure is answered by the API guard's :func:`~roost.http.guard.answer`. One coroutine
+    for all of it: each frame of a request's await chain is walked again when its commit
+    wakes it."""
 
     def __init__(self, service: Service, settings: Settings) -> None:
         self.service = service
         self.settings = settings
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body: Any
         try:
-            body = await self.handle(scope, receive)
+            principal = await self.service.authenticate(token_of(scope))
+            path = paths.parse(scope["path"])
+            method = scope["method"]
+            if method in ("PUT", "PATCH"):
+                written = parse_json(await receive_raw(scope, receive, self.settings.max_body))
+                await self.service.write(principal, path, written)
+                body = orjson.dumps(written)
+            elif method not in ("GET", "HEAD"):
+                raise errors.method_not_allowed(method)
+            elif "text/event-stream" not in (header(scope, b"accept") or ""):
+                body = self.service.read_json(principal, path)
+            elif method == "HEAD":  # a stream's headers only: an open one would hold the
+                self.service.read(principal, path)  # connection with no body to send
+                body = Response(media_type="text/event-stream",
+                                headers={"cache-control": "no-cache"})
+            else:
+                body = self.stream(principal, path)
         except Exception as exc:
             body = answer(errors.ApiError, Request(scope, receive), exc)
         if isinstance(body, bytes):
@@ -50,24 +69,6 @@ class DataEndpoint:
             await send({"type": "http.response.body", "body": body})
         else:
             await body(scope, receive, send)
-
-    async def handle(self, scope: Scope, receive: Receive) -> Any:
-        principal = await self.service.authenticate(token_of(scope))
-        path = paths.parse(scope["path"])
-        method = scope["method"]
-        if method in ("GET", "HEAD"):
-            if "text/event-stream" in (header(scope, b"accept") or ""):
-                if method == "HEAD":  # a stream's headers only: an open one would hold the
-                    self.service.read(principal, path)  # connection with no body to send
-                    return Response(media_type="text/event-stream",
-                                    headers={"cache-control": "no-cache"})
-                return self.stream(principal, path)
-            return self.service.read_json(principal, path)
-        if method in ("PUT", "PATCH"):
-            body = parse_json(await receive_raw(scope, receive, self.settings.max_body))
-            await self.service.write(principal, path, body)
-            return orjson.dumps(body)
-        raise errors.method_not_allowed(method)
 
     def stream(self, principal: Principal, path: paths.Path) -> EventStream:
         subscriber = self.service.subscribe(principal, path)
