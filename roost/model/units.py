@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import math
 
+# Each scale's step: a value written in a scale reads back as half_up(value, STEP[scale]),
+# show(store(value)) to the last bit for any value within a million degrees (tests/core).
+STEP = {"F": 1.0, "C": 0.5}
+
 
 def half_up(value: float, step: float = 1.0) -> float:
     return math.floor(value / step + 0.5) * step
@@ -36,15 +40,6 @@ def store(value: float, scale: str) -> float:
     # of a temperature calls it.
     if scale == "F":
         return (math.floor(value + 0.5) - 32) * 5 / 9
-    return math.floor(value / 0.5 + 0.5) * 0.5
-
-
-def rounded(value: float, scale: str) -> float:
-    """A client's value in ``scale`` as it reads back once stored: ``show(store(value))``,
-    which is the value rounded half up to the scale's step, to the last bit for any value
-    within a million degrees (tests/core). Every write of a temperature is checked by it."""
-    if scale == "F":
-        return math.floor(value + 0.5)
     return math.floor(value / 0.5 + 0.5) * 0.5
 
 

@@ -58,7 +58,7 @@ def check_value(f: Field, value: Any, system: bool = False) -> None:
             # No scale's arithmetic is asked about a value no thermometer reads: 1e308 °F
             # overflows the rounding.
             raise errors.out_of_range(f.scale, value, too_high=value > 0)
-        shown = units.rounded(value, f.scale)
+        shown = units.half_up(value, units.STEP[f.scale])  # as it reads back once stored
         if f.maximum is not None and shown > f.maximum:
             raise errors.out_of_range(f.scale, value, too_high=True)
         if f.minimum is not None and shown < f.minimum:

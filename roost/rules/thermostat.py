@@ -127,7 +127,7 @@ def _check_mode(base: str, mode: str) -> None:
 def _check_lock(d: dict[str, Any], scale: str, value: float) -> None:
     if not d.get("is_locked"):
         return
-    wanted = units.rounded(value, scale)
+    wanted = units.half_up(value, units.STEP[scale])  # as it reads back once stored
     low = units.show(d["locked_temp_min"], scale)
     high = units.show(d["locked_temp_max"], scale)
     if wanted > high:

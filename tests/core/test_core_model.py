@@ -62,8 +62,8 @@ def test_a_write_is_stored_at_its_scales_step_and_a_reading_exactly() -> None:
 @example(-40.5, "F")
 @example(21.25, "C")
 @example(-0.25, "C")
-def test_a_value_reads_back_as_rounded_says(value: float, scale: str) -> None:
-    assert units.rounded(value, scale) == units.show(units.store(value, scale), scale)
+def test_a_value_reads_back_rounded_to_its_scales_step(value: float, scale: str) -> None:
+    assert units.half_up(value, units.STEP[scale]) == units.show(units.store(value, scale), scale)
     # store() is the arithmetic of its parts, written out.
     assert units.store(value, scale) == (units.f_to_c(units.half_up(value)) if scale == "F"
                                          else units.half_up(value, 0.5))
