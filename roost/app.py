@@ -133,9 +133,11 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock,
             service.store.close()
 
     # The data API answers other origins; a browser asking for a page at / goes to the web app.
-    data = web.FrontDoor(Cors(DataEndpoint(service, settings), SAME_ORIGIN))
+    data = Cors(DataEndpoint(service, settings), SAME_ORIGIN)
+    top = web.FrontDoor(data)
     app = DataFirst(
         data,
+        top,
         routes=[
             Route("/openapi.json", openapi_json, methods=["GET"]),
             # Every method reaches these, so another one is the OAuth envelope's 405 rather
@@ -152,7 +154,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock,
             *device.routes(devices, settings.device_origin),
             *device.api_routes(devices),
             *web.routes(),
-            Route("/{path:path}", data),  # what DataFirst does not send straight to it
+            Route("/{path:path}", top),  # what DataFirst does not send straight to it
         ],
         lifespan=lifespan,
         exception_handlers={Elsewhere: _elsewhere, errors.ApiError: _elsewhere},

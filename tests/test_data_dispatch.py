@@ -57,6 +57,11 @@ def _requests(api: Api) -> list[tuple[str, str, dict[str, Any]]]:
         requests.append(("GET", path, {"headers": {"Authorization": ""}}))
         requests.append(("GET", path, {"headers": {"Authorization": "Bearer wrong"}}))
         requests.append(("HEAD", path, {"headers": {"Accept": "text/event-stream"}}))
+        # A person typing the address, a page of another origin, and its preflight.
+        requests.append(("GET", path, {"headers": {"Accept": "text/html"}, "anonymous": True}))
+        requests.append(("GET", path, {"headers": {"Origin": "https://app.example"}}))
+        requests.append(("OPTIONS", path, {"headers": {
+            "Origin": "https://app.example", "Access-Control-Request-Method": "PUT"}}))
     thermostat = f"/devices/thermostats/{t}"
     writes: list[tuple[str, Any]] = [
         (thermostat, {"target_temperature_f": 71}), (thermostat, {"target_temperature_f": 71}),
@@ -95,7 +100,12 @@ async def _answers(app: ASGI, api: Api, requests: list[tuple[str, str, dict[str,
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver",
                                  headers=headers) as client:
         for method, path, options in requests:
-            response = await client.request(method, root_path + path, **options)
+            options = dict(options)
+            anonymous = options.pop("anonymous", False)
+            request = client.build_request(method, root_path + path, **options)
+            if anonymous:  # no Authorization header at all, as a browser's address bar sends
+                del request.headers["authorization"]
+            response = await client.send(request)
             answers.append((response.status_code, response.headers.multi_items(),
                             INSTANCE.sub(b'"instance":"-"', response.content)))
     return answers

@@ -35,21 +35,29 @@ def is_data_location(route_path: str) -> bool:
 
 
 class DataFirst(Starlette):
-    """A Starlette app that answers data locations with ``data`` directly; everything else is
-    routed.
+    """A Starlette app that answers data locations directly; everything else is routed.
 
-    ``data`` answers every failure of its own in the data API's shape, so the router's
-    last-resort handler is left out: what could still escape it (a fault while sending) is
-    answered by the server as that handler would, a plain 500, and logged.
+    ``data`` answers the locations below the data roots, nearly every request; ``top`` (``data``
+    unless given) the root and the data roots themselves, where a browser may be asking for a
+    page rather than data. ``data`` answers every failure of its own in the data API's shape,
+    so the router's last-resort handler is left out: what could still escape it (a fault while
+    sending) is answered by the server as that handler would, a plain 500, and logged.
     """
 
-    def __init__(self, data: ASGIApp, **kwargs: Any) -> None:
+    def __init__(self, data: ASGIApp, top: ASGIApp | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.data = data
+        self.top = data if top is None else top
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and is_data_location(get_route_path(scope)):
-            scope["app"] = self
-            await self.data(scope, receive, send)
-        else:
-            await super().__call__(scope, receive, send)
+        if scope["type"] == "http":
+            route_path = get_route_path(scope)
+            if route_path.startswith(_BELOW_DATA_ROOTS):  # the usual data request
+                scope["app"] = self
+                await self.data(scope, receive, send)
+                return
+            if is_data_location(route_path):
+                scope["app"] = self
+                await self.top(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)

@@ -67,8 +67,9 @@ class FrontDoor:
         self.api = api
 
     def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
-        # Every data request passes here: only the root is looked at twice. As Cors does, it
-        # returns the API's coroutine rather than awaiting it in one of its own.
+        # The top of the data tree and the router's catch-all pass here, not the locations
+        # below them (roost/api/dispatch.py). As Cors does, it returns the API's coroutine
+        # rather than awaiting it in one of its own.
         if get_route_path(scope) == "/" and _wants_page(Request(scope)):
             return RedirectResponse(PREFIX, status_code=303)(scope, receive, send)
         return self.api(scope, receive, send)
