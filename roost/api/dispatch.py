@@ -52,12 +52,11 @@ class DataFirst(Starlette):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             route_path = get_route_path(scope)
-            if route_path.startswith(_BELOW_DATA_ROOTS):  # the usual data request
+            # The usual data request is known at a glance; the top of the tree after a parse.
+            app = (self.data if route_path.startswith(_BELOW_DATA_ROOTS)
+                   else self.top if is_data_location(route_path) else None)
+            if app is not None:
                 scope["app"] = self
-                await self.data(scope, receive, send)
-                return
-            if is_data_location(route_path):
-                scope["app"] = self
-                await self.top(scope, receive, send)
+                await app(scope, receive, send)
                 return
         await super().__call__(scope, receive, send)
