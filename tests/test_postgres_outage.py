@@ -180,9 +180,10 @@ def test_a_commit_cut_off_is_settled_once_the_database_is_back(
 
 
 def test_the_simulator_waits_out_an_outage_with_a_line_in_the_log() -> None:
-    """A simulated home through a cut database: its steps are skipped with one line in the
-    log (not a traceback per step, many a second at this speed), and it runs on once the
-    database is back."""
+    """A simulated home through a cut database: its steps, and the cloud's, are skipped with
+    one line each in the log (not a traceback per step, many a second at this speed), and it
+    runs on once the database is back. Everyone has just left, so Home/Away Assist tries to
+    set the home away in the middle of the outage (30 simulated minutes: 3 s)."""
     with scratch_database() as direct:
         proxy = Proxy()
         server = RoostProcess(proxy.url(direct.rsplit("/", 1)[1]),
@@ -190,6 +191,8 @@ def test_the_simulator_waits_out_an_outage_with_a_line_in_the_log() -> None:
         try:
             with server.client() as c:
                 path = _thermostat(c) + "/ambient_temperature_f"
+                structure = next(iter(c.get("/structures").json()))
+                assert c.post(f"/api/v1/sim/structures/{structure}/departure").status_code == 200
                 proxy.cut()
                 time.sleep(4)  # some forty steps
                 proxy.open()
@@ -200,4 +203,5 @@ def test_the_simulator_waits_out_an_outage_with_a_line_in_the_log() -> None:
             proxy.cut()
     log = "".join(server.output)
     assert log.count("simulator steps skipped: ") == 1, log
+    assert log.count("cloud steps skipped: ") == 1, log
     assert "Traceback" not in log, log

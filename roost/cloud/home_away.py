@@ -86,15 +86,21 @@ class HomeAwayAssist:
             equipped.add(obj.structure_id)
             if obj.kind == "cameras":
                 cameras.setdefault(obj.structure_id, []).append(obj)
+        unavailable: errors.ApiError | None = None
         for structure in structures:
             if structure.id not in equipped:
                 continue  # its away is "unknown": nothing senses occupancy or saves energy
             try:
                 await self._structure_step(structure, cameras.get(structure.id, []), now)
-            except errors.ApiError:
+            except errors.ApiError as exc:
+                if exc.status == 503:  # the database out of reach, the home moving: the
+                    unavailable = exc  # runner says so once a minute, not once a home
+                    continue
                 # Deleted or changed under us: the next tick sees it anew.
                 log.warning("away of structure %s refused", structure.id, exc_info=True)
         self._last = now
+        if unavailable is not None:  # the others stepped; the refused ones try again
+            raise unavailable
 
     async def _structure_step(self, structure: Obj, cameras: list[Obj],
                               now: datetime) -> None:
