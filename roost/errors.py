@@ -123,10 +123,16 @@ def storage_unavailable() -> ApiError:
     return ApiError(503, "Storage is unavailable, nothing was written", "storage-error")
 
 
+def passes_by_itself(exc: BaseException) -> bool:
+    """A refusal that passes by itself: the database out of reach, a home moving between
+    server processes (503)."""
+    return isinstance(exc, StorageUnavailable) or (isinstance(exc, ApiError) and exc.status == 503)
+
+
 class FailedSteps:
     """How a background loop (the simulator's, the cloud's) logs a step that failed: a fault
-    with its traceback; a refusal that passes by itself (the database out of reach, a home
-    moving between server processes: 503) in one line a minute while it lasts."""
+    with its traceback; a refusal that :func:`passes_by_itself` in one line a minute while it
+    lasts."""
 
     def __init__(self, log: logging.Logger, what: str) -> None:
         self.log = log
@@ -134,8 +140,7 @@ class FailedSteps:
         self._skipped = -math.inf
 
     def __call__(self, exc: Exception) -> None:
-        if not (isinstance(exc, StorageUnavailable)
-                or (isinstance(exc, ApiError) and exc.status == 503)):
+        if not passes_by_itself(exc):
             self.log.error("%s step failed", self.what, exc_info=exc)
         elif time.monotonic() - self._skipped >= 60:
             self._skipped = time.monotonic()

@@ -93,8 +93,8 @@ class HomeAwayAssist:
             try:
                 await self._structure_step(structure, cameras.get(structure.id, []), now)
             except errors.ApiError as exc:
-                if exc.status == 503:  # the database out of reach, the home moving: the
-                    unavailable = exc  # runner says so once a minute, not once a home
+                if errors.passes_by_itself(exc):
+                    unavailable = exc  # the runner says so once a minute, not once a home
                     continue
                 # Deleted or changed under us: the next tick sees it anew.
                 log.warning("away of structure %s refused", structure.id, exc_info=True)
