@@ -573,17 +573,18 @@ class Service:
             raise errors.storage_unavailable() from exc
 
     def _committed(self, changes: list[Change]) -> None:
-        """Show the changes of one transaction: each applied to the home in order and given
-        to the listeners, then, once for all, every touched user's caches dropped and their
+        """Show the changes of one transaction: applied to the home, each given to the
+        listeners in order, then, once for all, every touched user's caches dropped and their
         streams and long-polls woken."""
+        if self.ownership is not None:  # a commit that ended after its slots were dropped
+            held = self.ownership.held
+            changes = [change if all(_slot(o.user_id) in held for o in change.objects)
+                       else Change(change.seq, tuple(o for o in change.objects
+                                                     if _slot(o.user_id) in held))
+                       for change in changes]
+        self.home.commit(*changes)
         user_ids: set[str] = set()
         for change in changes:
-            if self.ownership is not None:  # a commit that ended after its slots were dropped
-                held = self.ownership.held
-                if any(_slot(o.user_id) not in held for o in change.objects):
-                    change = Change(change.seq, tuple(o for o in change.objects
-                                                      if _slot(o.user_id) in held))
-            self.home.commit(change)
             for o in change.objects:
                 user_ids.add(o.user_id)
             for listener in self._listeners:
@@ -599,9 +600,9 @@ class Service:
 
     def listen(self, listener: Callable[[Change], None]) -> Callable[[], None]:
         """Call ``listener`` with every committed change (the objects it wrote, deletions
-        included), once the home shows it and before the writer is answered; the function
-        returned stops it. It runs inside the commit's fan-out, so it must be quick: note what
-        changed and read the home later (the MQTT bridge does so)."""
+        included), once the home shows it and the rest of its transaction, before the writer
+        is answered; the function returned stops it. It runs inside the commit's fan-out, so
+        it must be quick: note what changed and read the home later (the MQTT bridge does so)."""
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
 

@@ -129,11 +129,15 @@ class Home:
                 if key not in self.committed:  # never committed: forgotten
                     _discard(self._by_structure, obj.structure_id, key)
 
-    def commit(self, change: Change) -> None:
-        for obj in change.objects:
+    def commit(self, *changes: Change) -> None:
+        """Committed changes, in order. Each object is put once, as the last of them left it:
+        one transaction of a thermostat that many clients write at once is many changes to
+        it."""
+        latest = {obj.key: obj for change in changes for obj in change.objects}.values()
+        for obj in latest:
             self._put(obj)
-        self.unstage(change.objects)
-        self.seq = change.seq
+        self.unstage(latest)
+        self.seq = changes[-1].seq
 
     # -- homes served elsewhere (several processes over one database) ----------------------
 

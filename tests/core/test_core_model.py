@@ -6,13 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from core_homes import HOME_ID, USER, alarm, camera, f, home, structure, thermostat
+from core_homes import HOME_ID, KITCHEN, USER, alarm, camera, f, home, structure, thermostat
 from hypothesis import example, given
 from hypothesis import strategies as st
 
 from roost import errors
 from roost.clock import EPOCH
 from roost.model import derived, document, paths, units, validate
+from roost.model.home import Change
 from roost.model.schema import (
     ANY,
     AWAY_READ,
@@ -257,3 +258,24 @@ def test_a_structure_rolls_up_its_worst_alarm_and_its_device_lists() -> None:
         ["alarm-1", "alarm-2", "alarm-3"]
     assert derived.safety_shutoff(objects, HOME_ID)
     assert derived.eta_begin(objects, place) == EPOCH
+
+
+def test_a_transactions_changes_leave_each_object_as_the_last_one_left_it() -> None:
+    place, first = structure(), thermostat()
+    objects = home(place, first)
+    second = first.evolve({**first.data, "target_temperature": f(72)})
+    third = second.evolve({**second.data, "target_temperature": f(74)})
+    kitchen = thermostat("thermostat-2", where_id=KITCHEN)
+    gone = place.evolve(place.data)
+    gone.deleted = True
+    objects.stage([second, third, kitchen])
+    newer = third.evolve(third.data)  # staged after the transaction was sent: still pending
+    objects.stage([newer])
+    objects.commit(Change(7, (second,)), Change(8, (third, kitchen)), Change(9, (gone,)))
+    assert objects.get("thermostats", first.id) is third
+    assert objects.get("thermostats", "thermostat-2") is kitchen
+    assert objects.get("structures", HOME_ID) is None
+    assert objects.seq == 9
+    assert objects.pending == {newer.key: newer}
+    assert [o.id for o in objects.in_structure(HOME_ID, "thermostats")] == \
+        [first.id, "thermostat-2"]
