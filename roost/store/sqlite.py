@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import functools
+import operator
 import os
 import queue
 import sqlite3
@@ -28,7 +29,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import orjson
 
@@ -59,6 +60,8 @@ KEEP_CHANGES = 10_000  # change rows kept for catching up; older ones are pruned
 # Objects per upsert statement: 7 parameters each stays under SQLite's oldest variable limit
 # (999); one statement, not one per object, for the reason in _upsert.
 ROWS = 100
+# What a change row records of each object it wrote.
+_ENTRY = operator.attrgetter("kind", "id", "version")
 
 
 @dataclass(eq=False, slots=True)
@@ -461,11 +464,12 @@ class SQLiteStore(Store):
         a batch (one with an account job in it is rare), or if writing it failed: then it is
         rolled back, to run again with each job in its own savepoint, so that a refused
         commit fails alone."""
-        if not self.together or any(item.objects is None for item in batch):
+        commits = [item.objects for item in batch]
+        if not self.together or None in commits:
             return False
         self._begin(conn, batch)
         try:
-            changes = _write_commits(conn, [item.objects or () for item in batch])
+            changes = _write_commits(conn, cast(list[tuple[Obj, ...]], commits))
         except Exception:
             conn.execute("ROLLBACK")
             return False
@@ -533,11 +537,14 @@ def _write_commits(conn: sqlite3.Connection, commits: list[tuple[Obj, ...]]) -> 
     written once, as the last of them left it, on top of the version the first followed
     (:func:`_rows`). A deletion is run before its commit's other rows, so commits with one
     are written one at a time."""
-    if len(commits) > 1 and any(o.deleted for objects in commits for o in objects):
-        return [change for objects in commits for change in _write_commits(conn, [objects])]
-    for o in (o for objects in commits for o in objects if o.deleted):
-        conn.execute("DELETE FROM objects WHERE kind = ? AND id = ?", (o.kind, o.id))
-    kept = [o for objects in commits for o in objects if not o.deleted]
+    kept = [o for objects in commits for o in objects]
+    if any(o.deleted for o in kept):
+        if len(commits) > 1:
+            return [change for objects in commits for change in _write_commits(conn, [objects])]
+        for o in kept:
+            if o.deleted:
+                conn.execute("DELETE FROM objects WHERE kind = ? AND id = ?", (o.kind, o.id))
+        kept = [o for o in kept if not o.deleted]
     upserted, combined = _rows(kept)
     written = 0
     for start in range(0, len(upserted), ROWS):
@@ -556,14 +563,14 @@ def _write_commits(conn: sqlite3.Connection, commits: list[tuple[Obj, ...]]) -> 
     if written != len(upserted) + len(combined):
         raise Conflict(_not_next(conn, kept))
     at = datetime.now(UTC).isoformat()
-    logged = [orjson.dumps([[o.kind, o.id, o.version] for o in objects]).decode()
-              for objects in commits]
+    logged = [orjson.dumps(list(map(_ENTRY, objects))).decode() for objects in commits]
     last = 0
     for start in range(0, len(logged), ROWS):
         rows = logged[start:start + ROWS]
         # AUTOINCREMENT numbers one statement's rows one after another.
-        last = conn.execute(_insert_changes(len(rows)), [v for entry in rows for v in (at, entry)]
-                            ).lastrowid or 0
+        values = [at] * (2 * len(rows))
+        values[1::2] = rows
+        last = conn.execute(_insert_changes(len(rows)), values).lastrowid or 0
     first = last - len(commits) + 1
     if last // 1000 != (first - 1) // 1000:  # every thousandth change: prune
         conn.execute("DELETE FROM changes WHERE seq <= ?", (last - KEEP_CHANGES,))
@@ -579,7 +586,12 @@ def _rows(kept: list[Obj]) -> tuple[list[Obj], list[tuple[Obj, int]]]:
     A new object keeps its insert: there is no version to follow."""
     by_key: dict[tuple[str, str], list[Obj]] = {}
     for o in kept:
-        by_key.setdefault(o.key, []).append(o)
+        key = (o.kind, o.id)  # not Obj.key, nor setdefault's new list: once per write
+        versions = by_key.get(key)
+        if versions is None:
+            by_key[key] = [o]
+        else:
+            versions.append(o)
     if len(by_key) == len(kept):
         return kept, []
     upserted: list[Obj] = []
