@@ -13,6 +13,7 @@ from rich.table import Table
 
 from roost import pairing
 from roost.cli_db import db_option, opened
+from roost.clock import millis
 from roost.store.base import Conflict
 
 console = Console(highlight=False)
@@ -56,7 +57,7 @@ def device_claim(entry_key: str, email: str, structure_id: str | None, db: str) 
                 o.kind == "structures" and o.id == structure_id and o.user_id == user.id
                 for o in store.load()[0]):
             raise click.ClickException(f"{email} has no structure {structure_id}")
-        now_ms = int(datetime.now(UTC).timestamp() * 1000)
+        now_ms = millis(datetime.now(UTC))
         try:
             record = asyncio.run(store.claim_device(pairing.key_digest(entry_key), now_ms,
                                                     user.id, structure_id))

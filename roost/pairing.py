@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from roost import errors
 from roost.auth.principal import system
+from roost.clock import millis
 from roost.model.home import Obj
 from roost.service import Service
 from roost.store.base import Conflict
@@ -77,7 +78,7 @@ async def record_claim(service: Service, user_id: str, entry_key: str,
         found = service.home.get("structures", structure_id)
         if found is None or found.user_id != user_id:
             raise ClaimRefused(404, f"no structure {structure_id}")
-    now_ms = int(service.clock().timestamp() * 1000)
+    now_ms = millis(service.clock())
     try:
         record = await service.store.claim_device(key_digest(entry_key), now_ms, user_id,
                                                   structure_id)

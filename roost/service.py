@@ -26,7 +26,7 @@ from roost import errors, rules
 from roost.auth import clients, tokens
 from roost.auth.principal import Principal, View
 from roost.caches import UserCaches
-from roost.clock import Clock, parse, system_clock
+from roost.clock import Clock, millis, parse, system_clock
 from roost.http.errors import Elsewhere
 from roost.hub import Hub, Subscriber
 from roost.model import document, paths, validate
@@ -557,7 +557,7 @@ class Service:
     async def _commit(self, objects: list[Obj], now: datetime | None = None) -> Change:
         """Commit objects the rules produced. Until durable they are visible to validation of
         later writes only; if the commit fails, they are forgotten and nothing was written."""
-        updated = int((now or self.clock()).timestamp() * 1000)
+        updated = millis(now or self.clock())
         for o in objects:  # each built for this commit (by the rules), not yet committed
             o.updated = updated
         if self.ownership is not None and not {

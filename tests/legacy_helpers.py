@@ -13,6 +13,7 @@ from conftest import Api
 
 from roost import demo
 from roost.auth import passwords
+from roost.clock import millis
 
 
 def assert_error(response: httpx.Response, status: int, error: str) -> dict[str, Any]:
@@ -27,7 +28,7 @@ def assert_error(response: httpx.Response, status: int, error: str) -> dict[str,
 
 def ms(api: Api) -> int:
     """The service clock now, as bucket timestamps count it."""
-    return int(api.clock().timestamp() * 1000)
+    return millis(api.clock())
 
 
 class Legacy:

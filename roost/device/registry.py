@@ -24,7 +24,7 @@ import orjson
 
 from roost import errors, pairing
 from roost.auth.principal import system
-from roost.clock import iso
+from roost.clock import iso, millis
 from roost.device import buckets
 from roost.http.errors import Elsewhere
 from roost.model.home import Obj
@@ -197,7 +197,7 @@ class Registry:
 
     def now_ms(self, after: int = 0) -> int:
         """Server time in ms, strictly after ``after`` (a bucket's previous timestamp)."""
-        return max(int(self.service.clock().timestamp() * 1000), after + 1)
+        return max(millis(self.service.clock()), after + 1)
 
     async def refresh(self, device: Device) -> None:
         """Send every held subscribe of the device what moved in the home since it was last

@@ -32,6 +32,7 @@ from starlette.routing import BaseRoute
 from starlette.types import Receive
 
 from roost.auth.principal import Principal
+from roost.clock import millis
 from roost.http.body import read_body
 from roost.legacy import auth, snapshot
 from roost.legacy.errors import invalid_request, route
@@ -134,7 +135,7 @@ class LongPolls:
                 gone.cancel()
 
     def _now_ms(self) -> int:
-        return int(self.service.clock().timestamp() * 1000)
+        return millis(self.service.clock())
 
 
 def timeout(request: Request, body: dict[str, Any]) -> float:

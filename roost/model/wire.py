@@ -105,7 +105,7 @@ def boolean(value: Any) -> bool:
 def milliseconds(value: Any) -> int:
     """An ISO 8601 time as Unix milliseconds; 0 for none."""
     moment = clock.parse(value)
-    return int(moment.timestamp() * 1000) if moment else 0
+    return clock.millis(moment) if moment else 0
 
 
 def seconds(value: Any) -> int:

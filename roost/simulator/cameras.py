@@ -21,7 +21,7 @@ from typing import Any
 
 from roost import errors
 from roost.auth.principal import system
-from roost.clock import iso
+from roost.clock import iso, millis
 from roost.service import Service
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ class CameraEvents:
 
 def _event(camera_id: str, kinds: set[str], now: datetime) -> dict[str, Any]:
     """An ongoing last_event: no end_time yet, and fresh URLs for this event."""
-    stamp = int(now.timestamp() * 1000)  # each event gets its own links and images
+    stamp = millis(now)  # each event gets its own links and images
     base = f"https://roost.invalid/cameras/{camera_id}/events/{stamp}"
     return {
         "has_sound": "sound" in kinds, "has_motion": "motion" in kinds,

@@ -3,6 +3,7 @@ values derived from the rest of the home. No server, no store."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from roost import errors
-from roost.clock import EPOCH
+from roost.clock import EPOCH, millis
 from roost.model import derived, document, paths, units, validate
 from roost.model.home import Change
 from roost.model.schema import (
@@ -279,3 +280,15 @@ def test_a_transactions_changes_leave_each_object_as_the_last_one_left_it() -> N
     assert objects.pending == {newer.key: newer}
     assert [o.id for o in objects.in_structure(HOME_ID, "thermostats")] == \
         [first.id, "thermostat-2"]
+
+
+@given(st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2200, 1, 1)))
+@example(datetime(1970, 1, 1))
+@example(datetime(2026, 12, 7, 18, 0, 0, 682_999))
+def test_a_moment_in_milliseconds_is_whole_and_never_rounded_up(naive: datetime) -> None:
+    moment = naive.replace(tzinfo=UTC)
+    ms = millis(moment)
+    assert isinstance(ms, int)
+    assert ms == int(moment.timestamp() * 1000)
+    start = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)
+    assert start <= moment < start + timedelta(milliseconds=1)
