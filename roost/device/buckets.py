@@ -16,6 +16,7 @@ from typing import Any
 
 from roost.clock import EPOCH, iso
 from roost.model.home import Obj
+from roost.model.numbers import is_number
 from roost.model.schema import device_wired
 from roost.model.wire import Unfit
 
@@ -86,8 +87,7 @@ def fields_of(bucket: str, given: dict[str, Any], merged: dict[str, Any],
                                     else "off")
     elif bucket == "device":
         timeout = given.get("fan_timer_timeout")
-        if isinstance(timeout, int | float) and not isinstance(timeout, bool) \
-                and 0 <= timeout < 2**40:
+        if is_number(timeout) and 0 <= timeout < 2**40:
             # A fan timer started or ended on the thermostat itself: it runs its own timer and
             # writes 0 when the timer ends, so the timeout alone says whether it is on.
             values["fan_timer_timeout"] = iso(datetime.fromtimestamp(timeout, UTC)) \

@@ -26,6 +26,7 @@ from roost.device.errors import malformed
 from roost.device.put import apply_put, own_object
 from roost.device.registry import MAX_HOLDS, Device, Hold, Registry, Stamped
 from roost.http.body import read_body
+from roost.model.numbers import is_number
 
 BATCH = 3.0  # seconds to wait for more after a chunk; the device quits 5 s after the last
 DEFER_WINDOW = 15
@@ -54,8 +55,7 @@ def listed_objects(body: Any) -> tuple[list[dict[str, Any]], bool]:
 
 
 def _number(value: Any) -> int:
-    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) \
-        and 0 <= value < 2**63 else 0
+    return int(value) if is_number(value) and 0 <= value < 2**63 else 0
 
 
 class Subscribe:

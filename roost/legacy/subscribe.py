@@ -37,6 +37,7 @@ from roost.http.body import read_body
 from roost.legacy import auth, snapshot
 from roost.legacy.errors import invalid_request, route
 from roost.legacy.snapshot import Entry, Snapshot
+from roost.model.numbers import is_number
 from roost.service import Service
 
 DEFAULT_TIMEOUT = 60.0  # seconds: unofficial-nest-api's own, and the spec's advice
@@ -175,8 +176,7 @@ def _integer(value: Any, what: str, whole: bool = True) -> int | None:
     """A version (a whole number) or a timestamp (any number); None when absent."""
     if value is None:
         return None
-    number = isinstance(value, int | float) and not isinstance(value, bool) \
-        and math.isfinite(value)
+    number = is_number(value) and math.isfinite(value)
     if not number or (whole and not float(value).is_integer()):
         # Numbers, not strings: unofficial-nest-api found Nest strict about this.
         kind = "a whole number" if whole else "a number"

@@ -39,6 +39,7 @@ from roost.legacy.errors import LegacyError, from_api
 from roost.legacy.snapshot import Snapshot
 from roost.model import legacy_keys, wire
 from roost.model.home import Home, Obj
+from roost.model.numbers import is_number
 from roost.model.schema import FAN_TIMER_DURATIONS, legacy_wired
 from roost.service import Service, Write
 
@@ -161,7 +162,7 @@ def _device(obj: Obj, given: dict[str, Any], shown: dict[str, Any], overwrite: b
 def _fan_timeout(values: dict[str, Any], timeout: Any, now: datetime) -> None:
     """``fan_timer_timeout`` (Unix seconds, 0 off) as Roost's timer: on for the listed
     duration nearest to the time left, unless the write names a duration itself."""
-    if not _number(timeout) or timeout < 0:
+    if not is_number(timeout) or timeout < 0:
         raise _invalid("fan_timer_timeout", timeout)
     left = timeout - now.timestamp()
     if timeout == 0 or left <= 0:
@@ -222,17 +223,13 @@ _UNMODELLED: dict[str, frozenset[str]] = {
 _ABOUT: dict[str, dict[str, Callable[[Any], bool]]] = {
     "shared": {"target_change_pending": lambda v: isinstance(v, bool),
                "touched_by": lambda v: True},
-    "structure": {"away_timestamp": lambda v: _number(v), "away_setter": lambda v: _number(v)},
+    "structure": {"away_timestamp": is_number, "away_setter": is_number},
 }
 
 
 def _same(shown: Any, written: Any) -> bool:
     """Equal as JSON values (``true`` is not ``1``)."""
     return shown == written and isinstance(shown, bool) == isinstance(written, bool)
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _invalid(name: str, value: Any, allowed: tuple[Any, ...] | None = None) -> LegacyError:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from roost.model.numbers import is_number
+
 MODES = ("HEAT", "COOL", "RANGE")
 # Where a scheduled set point takes the thermostat, by the mode it is in.
 HVAC_MODE = {"HEAT": "heat", "COOL": "cool", "RANGE": "heat-cool"}
@@ -64,7 +66,7 @@ def _entry(day: str, entry: Any, mode: str) -> dict[str, Any]:
     if not isinstance(entry, dict):
         raise ValueError(f"schedule day {day}: an entry must be an object")
     time = entry.get("time")
-    if not _number(time) or not 0 <= time < DAY:
+    if not is_number(time) or not 0 <= time < DAY:
         raise ValueError(f"schedule day {day}: time must be seconds since midnight, 0-86399")
     kind = entry.get("type", mode)
     if kind != mode:
@@ -72,7 +74,7 @@ def _entry(day: str, entry: Any, mode: str) -> dict[str, Any]:
     names = ("temp-min", "temp-max") if mode == "RANGE" else ("temp",)
     temps = {n: entry.get(n) for n in names}
     for n, t in temps.items():
-        if not _number(t) or not LOWEST_C <= t <= HIGHEST_C:
+        if not is_number(t) or not LOWEST_C <= t <= HIGHEST_C:
             raise ValueError(f"schedule day {day}: {n} must be °C from {LOWEST_C:g} to "
                              f"{HIGHEST_C:g}")
     if mode == "RANGE" and temps["temp-max"] - temps["temp-min"] < 1.5:
@@ -85,10 +87,6 @@ def _entry(day: str, entry: Any, mode: str) -> dict[str, Any]:
         raise ValueError(f"schedule day {day}: entry_type must be setpoint or continuation")
     return {"entry_type": entry_type, "time": int(time), "type": mode,
             **{n: float(t) for n, t in temps.items()}, **kept}
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def in_force(schedule: dict[str, Any] | None, local: datetime) -> Setpoint | None:

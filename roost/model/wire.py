@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from roost import clock, errors
+from roost.model.numbers import is_number
 
 if TYPE_CHECKING:
     from roost.model.schema import Field
@@ -129,7 +130,7 @@ def minutes_as_seconds(allowed_minutes: tuple[int, ...]) -> tuple[Convert, Conve
     allowed = tuple(m * 60 for m in allowed_minutes)
 
     def store(value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int | float) or value not in allowed:
+        if not is_number(value) or value not in allowed:
             raise Unfit(allowed)
         return int(value) // 60
 

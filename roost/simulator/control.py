@@ -20,6 +20,7 @@ from roost.auth.principal import Principal, system
 from roost.clock import iso
 from roost.model import paths
 from roost.model.home import DEVICE_KINDS, Obj
+from roost.model.numbers import is_number
 from roost.simulator import alarms, cameras
 from roost.simulator.runner import Simulator
 from roost.weather import Weather
@@ -223,7 +224,6 @@ def _name(field: str, value: str) -> str:
 
 
 def _number(field: str, value: Any, low: float, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) \
-            or not math.isfinite(value) or not low <= value <= high:
+    if not is_number(value) or not math.isfinite(value) or not low <= value <= high:
         raise Invalid(f"{field} must be a number from {low:g} to {high:g}", field)
     return float(value)

@@ -15,6 +15,7 @@ from roost import errors
 from roost.clock import EPOCH, millis
 from roost.model import derived, document, paths, units, validate
 from roost.model.home import Change
+from roost.model.numbers import is_number
 from roost.model.schema import (
     ANY,
     AWAY_READ,
@@ -292,3 +293,8 @@ def test_a_moment_in_milliseconds_is_whole_and_never_rounded_up(naive: datetime)
     assert ms == int(moment.timestamp() * 1000)
     start = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)
     assert start <= moment < start + timedelta(milliseconds=1)
+
+
+def test_a_bool_is_never_a_number() -> None:
+    assert [is_number(v) for v in (0, -3, 1.5, float("inf"))] == [True] * 4
+    assert [is_number(v) for v in (True, False, "1", None, [1], {"a": 1})] == [False] * 6
