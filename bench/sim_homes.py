@@ -12,6 +12,7 @@ which real homes do not.
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,6 +74,9 @@ async def _seed(db: Path, users: int, with_tokens: int) -> list[Seeded]:
         seeded.append(Seeded(token, living_room.id, bedroom.id))
     await service.stop()
     store.close()
+    # On disk before a server starts on it: otherwise the kernel writes the new file back while
+    # the first server starts, and its start-up is charged for that (0.3-0.4 s at 10,000 homes).
+    os.sync()
     return seeded
 
 
