@@ -353,13 +353,15 @@ class Service:
 
     def read_object(self, principal: Principal, kind: str, id: str) -> dict[str, Any] | None:
         """One structure or device as ``principal`` sees it at its location, or None where it
-        does not exist for them. Projects that object alone, not the principal's whole tree:
-        for a follower of changes that renders each changed object (the MQTT bridge)."""
+        does not exist for them (as in their tree: with no field of its kind to read, none
+        does). Projects that object alone, not the principal's whole tree: for a follower of
+        changes that renders each changed object (the MQTT bridge), and for the first read of
+        a device after it changed."""
         obj = self.home.get(kind, id)
-        if obj is None or not principal.may_reach(obj.user_id, obj.structure_id):
+        fields = readable(principal.permissions)[kind]
+        if obj is None or not fields or not principal.may_reach(obj.user_id, obj.structure_id):
             return None
-        return document.project_object(self.home, obj, readable(principal.permissions)[kind],
-                                       principal.permissions)
+        return document.project_object(self.home, obj, fields, principal.permissions)
 
     def read_json(self, principal: Principal, path: paths.Path) -> bytes:
         """The encoded value at a location, shared by every principal with the same view."""
@@ -369,8 +371,20 @@ class Service:
         encoded = self._encoded.of(principal.user_id)
         body = encoded.get(key)
         if body is None:
-            body = encoded[key] = orjson.dumps(self.read(principal, path))
+            body = encoded[key] = orjson.dumps(self._read_below_object(principal, path))
         return body
+
+    def _read_below_object(self, principal: Principal, path: paths.Path) -> Any:
+        """What :meth:`read` gives, projecting only the object a location is at or below: the
+        first read of a device after a write then costs that device, not its whole home (whose
+        other objects, in a server of many homes, are seldom still in the CPU's caches)."""
+        found = paths.object_at(path)
+        if found is not None:
+            kind, id, start = found
+            projected = self.read_object(principal, kind, id)
+            if projected is not None:
+                return paths.navigate(projected, path, start)
+        return self.read(principal, path)
 
     # -- writing -----------------------------------------------------------------------------
 

@@ -37,10 +37,11 @@ def object_path(kind: str, id: str) -> str:
     return f"/structures/{id}" if kind == "structures" else f"/devices/{kind}/{id}"
 
 
-def navigate(tree: Any, path: Path) -> Any:
-    """The value at ``path`` in a projected tree; a location that is absent is a 404."""
+def navigate(tree: Any, path: Path, start: int = 0) -> Any:
+    """The value at ``path`` in a projected tree, or from ``start`` on in the projection of
+    what ``path[:start]`` names; a location that is absent is a 404 naming all of ``path``."""
     node = tree
-    for segment in path:
+    for segment in path[start:]:
         if isinstance(node, dict) and segment in node:
             node = node[segment]
         elif isinstance(node, list) and segment.isdigit() and int(segment) < len(node):
@@ -48,6 +49,16 @@ def navigate(tree: Any, path: Path) -> Any:
         else:
             raise errors.not_found(text(path))
     return node
+
+
+def object_at(path: Path) -> tuple[str, str, int] | None:
+    """The kind and id of the one device or structure a location is at or below, and how
+    many segments name it; None for the root, a collection and metadata."""
+    if len(path) >= 3 and path[0] == "devices" and path[1] in DEVICE_KINDS:
+        return path[1], path[2], 3
+    if len(path) >= 2 and path[0] == "structures":
+        return "structures", path[1], 2
+    return None
 
 
 @dataclass(slots=True)  # not frozen: built for every write (see Obj)
