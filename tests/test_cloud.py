@@ -9,9 +9,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from conftest import Api, RoostProcess
 from world import World
 
+from roost import batches
 from roost.clock import EPOCH, iso, parse
 from roost.cloud.runner import Cloud
 
@@ -62,6 +64,26 @@ def test_the_cloud_ends_the_fan_timer_of_a_thermostat_nobody_plays(api: Api) -> 
     assert fan(api) == (True, timeout)
     api.clock.advance(seconds=1)
     api.client.portal.call(cloud.step)
+    assert fan(api) == (False, EPOCH)
+
+
+def test_a_step_over_every_home_lets_requests_in_as_it_goes(
+        api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A step goes over every home (a tenth of a second of work at 10,000 of them) and gives
+    way after each slice of it. Here a slice is no time at all and each pause a long one, so a
+    read sent while the step runs is answered before it ends, and the step still does its
+    work: the fan timer that ran out is ended."""
+    monkeypatch.setattr(batches, "SLICE", 0.0)
+    monkeypatch.setattr(batches, "EVERY", 1)
+    monkeypatch.setattr(batches, "PAUSE", 0.1)
+    path = f"/devices/thermostats/{api.living_room}"
+    api.device_write(path, {"hvac_state": "off"})
+    assert api.put(path, {"fan_timer_active": True}).status_code == 200
+    api.clock.advance(minutes=15)
+    step = api.client.portal.start_task_soon(Cloud(api.service).step)
+    assert api.get(f"{path}/name") == "Living Room"
+    assert not step.done()  # answered between two slices of the step
+    step.result(timeout=30)
     assert fan(api) == (False, EPOCH)
 
 

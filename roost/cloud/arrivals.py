@@ -22,8 +22,9 @@ class ArrivalWindows:
     async def step(self, now: datetime, batches: Batches) -> datetime | None:
         """Forget the windows that have ended, in ``batches``; when the next one ends."""
         upcoming: datetime | None = None
-        for obj in [o for o in list(self.service.home.committed.values())
-                    if o.kind == "structures" and o.data.get("eta")]:
+        async for obj in batches.each(self.service.home, "structures"):
+            if not obj.data.get("eta"):
+                continue
             trips = obj.data["eta"]
             left = {}
             for trip, window in trips.items():

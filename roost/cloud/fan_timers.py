@@ -40,8 +40,9 @@ class FanTimers:
     async def step(self, now: datetime, batches: Batches) -> datetime | None:
         """End the timers that have run out, in ``batches``; when the next one runs out."""
         upcoming: datetime | None = None
-        for obj in [o for o in list(self.service.home.committed.values())
-                    if o.kind == "thermostats" and o.data.get("fan_timer_active")]:
+        async for obj in batches.each(self.service.home, "thermostats"):
+            if not obj.data.get("fan_timer_active"):
+                continue
             if self.plays(obj) or obj.data.get("device_serial"):
                 continue  # the simulator, or the real thermostat itself, ends it
             end = fan_timer_end(obj.data)

@@ -29,8 +29,9 @@ from datetime import datetime, timedelta
 
 from roost import errors
 from roost.auth.principal import system
+from roost.batches import Batches
 from roost.clock import parse
-from roost.model.home import Obj
+from roost.model.home import DEVICE_KINDS, Obj
 from roost.service import Service
 
 log = logging.getLogger(__name__)
@@ -74,20 +75,18 @@ class HomeAwayAssist:
         state.people = False
         state.signal = max(state.signal, now)
 
-    async def step(self, now: datetime) -> None:
-        """One tick: read the cameras, and set away where it is due."""
+    async def step(self, now: datetime, batches: Batches) -> None:
+        """One tick: read the cameras, and set away where it is due (``batches`` paces the
+        step: Home/Away Assist writes each structure itself)."""
         cameras: dict[str, list[Obj]] = {}
-        structures: list[Obj] = []
         equipped: set[str] = set()  # structures with a device
-        for obj in list(self.service.home.committed.values()):
-            if obj.kind == "structures":
-                structures.append(obj)
-                continue
-            equipped.add(obj.structure_id)
-            if obj.kind == "cameras":
-                cameras.setdefault(obj.structure_id, []).append(obj)
+        for kind in DEVICE_KINDS:
+            async for obj in batches.each(self.service.home, kind):
+                equipped.add(obj.structure_id)
+                if kind == "cameras":
+                    cameras.setdefault(obj.structure_id, []).append(obj)
         unavailable: errors.ApiError | None = None
-        for structure in structures:
+        async for structure in batches.each(self.service.home, "structures"):
             if structure.id not in equipped:
                 continue  # its away is "unknown": nothing senses occupancy or saves energy
             try:

@@ -85,5 +85,6 @@ class Cloud:
                     await self.fan_timers.step(now, batches),
                     await self.security.step(now, batches)]
             await self.rush_hour.step(now, batches)
-        await self.home_away.step(now)
+        async with Batches(self.service, log) as paced:  # after the writes above are in
+            await self.home_away.step(now, paced)
         return min((end for end in ends if end is not None), default=None)

@@ -69,10 +69,7 @@ class RushHour:
     async def step(self, now: datetime, batches: Batches) -> None:
         """Announce the peaks due and clear the ones over, in ``batches``: at 05:00 in a
         time zone every enrolled home there has one."""
-        for n, structure in enumerate([o for o in list(self.service.home.committed.values())
-                                       if o.kind == "structures"], 1):
-            if n % 200 == 0:
-                await batches.breathe()
+        async for structure in batches.each(self.service.home, "structures"):
             values = self._due(structure, now)
             if not values:
                 continue

@@ -27,8 +27,9 @@ class SecurityState:
     async def step(self, now: datetime, batches: Batches) -> datetime | None:
         """Relax the structures whose wait is over, in ``batches``; when the next one is."""
         upcoming: datetime | None = None
-        for obj in [o for o in list(self.service.home.committed.values())
-                    if o.kind == "structures" and o.data.get("wwn_security_state") == "deter"]:
+        async for obj in batches.each(self.service.home, "structures"):
+            if obj.data.get("wwn_security_state") != "deter":
+                continue
             relaxes = _last_person(obj) + self.relax
             if obj.data.get("away") == "away" and relaxes > now:
                 upcoming = relaxes if upcoming is None else min(upcoming, relaxes)
