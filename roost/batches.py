@@ -23,10 +23,10 @@ from roost.service import Service, Write
 BATCH = 2_000
 # By time, not by count: under load every yield costs the step a whole round of the loop.
 SLICE = 0.02
-# A step over every home (each) looks at the clock every EVERY objects and, with nothing
-# of its own to commit, gives way for PAUSE seconds.
-EVERY = 64
+# After each slice a step gives way for PAUSE seconds: a short sleep, not sleep(0), after
+# which the step's next turn would come before the requests whose sockets the loop read.
 PAUSE = 0.0005
+EVERY = 64  # objects a step over every home (each) goes through between looks at the clock
 
 
 class Batches:
@@ -87,15 +87,13 @@ class Batches:
         if batch is not None:  # planned before its first await; its commit is the pause
             await self._write(batch)
         else:
-            # A short sleep, not sleep(0): after sleep(0) the step's next turn would come
-            # before the requests whose sockets the loop reads meanwhile.
             await asyncio.sleep(PAUSE)
         self._held = time.perf_counter()
 
     async def breathe(self) -> None:
         """Let requests in if this step has held the loop for a slice."""
         if time.perf_counter() - self._held >= SLICE:
-            await asyncio.sleep(0)
+            await asyncio.sleep(PAUSE)
             self._held = time.perf_counter()
 
     def _send(self) -> None:
