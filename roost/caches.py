@@ -14,7 +14,10 @@ class UserCaches(Generic[K, V]):
 
     Dropping one user at a time, not all at once, keeps the cost of a read flat as the
     number of active homes grows: a reader's cache survives until ``size`` other users have
-    been read since.
+    been read since. Which user was read least recently is kept only while the caches are
+    more than half full: below that no user is near to going, and keeping the order would
+    cost every read cache misses over many homes. Once past half, the order is exact for
+    every read since; the users not read since then go first, oldest first.
     """
 
     def __init__(self, size: int) -> None:
@@ -27,7 +30,7 @@ class UserCaches(Generic[K, V]):
             cache = self._caches[user_id] = {}
             if len(self._caches) > self.size:
                 self._caches.popitem(last=False)
-        else:
+        elif len(self._caches) > self.size // 2:
             self._caches.move_to_end(user_id)
         return cache
 

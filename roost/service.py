@@ -49,8 +49,6 @@ New = tuple[str, dict[str, Any]]  # what to create: a kind and its values
 CACHED_TREES = 2_000
 # Users whose encoded answers are kept: a few KiB each, so enough for every active home.
 CACHED_BODIES = 50_000
-# A token's digest once computed: the hot path looks a seen token up without hashing it.
-_token_key = functools.lru_cache(maxsize=65_536)(tokens.digest)
 # A user's slot once computed: asked on every request when several processes share a database.
 _slot = functools.lru_cache(maxsize=65_536)(slot_of)
 # How often a server looks for account changes another process made (the command line):
@@ -107,7 +105,11 @@ class Service:
         # so a simulator commit of a few hundred homes leaves every other reader's cache.
         self._trees: UserCaches[View, dict[str, Any]] = UserCaches(CACHED_TREES)
         self._encoded: UserCaches[tuple[Hashable, ...], bytes] = UserCaches(CACHED_BODIES)
+        # Each live token's principal by the token's digest, as the store names the tokens it
+        # revokes; and by the token itself, for a request's one lookup (no digest, and no
+        # least-recently-used bookkeeping: over 10,000 homes each cost cache misses).
         self._principals: dict[str, Principal] = {}
+        self._by_token: dict[str, Principal] = {}
         self._secret = ""
         self._waiting: dict[str, asyncio.Future[None]] = {}  # user id -> its next change
         self.stopping = False
@@ -166,12 +168,11 @@ class Service:
         while none does (:meth:`owner_url`)."""
         if not token:
             raise errors.unauthorized()
-        key = _token_key(token)
-        principal = self._principals.get(key)
+        principal = self._by_token.get(token)
         if principal is None:
-            principal = await self._look_up(key, token)
+            principal = await self._look_up(token)
         if principal.expires is not None and principal.expires <= self.clock():
-            del self._principals[key]  # it stays refused: the store still says it has ended
+            self._forget(tokens.digest(token))  # it stays refused: the store says it has ended
             raise errors.unauthorized()
         if here and self.ownership is not None:
             owner = await self.owner_url(principal.user_id)
@@ -179,7 +180,8 @@ class Service:
                 raise Elsewhere(owner)
         return principal
 
-    async def _look_up(self, key: str, token: str) -> Principal:
+    async def _look_up(self, token: str) -> Principal:
+        key = tokens.digest(token)
         while True:
             revocations = self._revocations
             found = await self.store.live_token(key)
@@ -188,12 +190,19 @@ class Service:
             if revocations == self._revocations:
                 break  # else a revocation or grant change came in meanwhile: read again
         grant = found.grant
-        principal = self._principals[key] = Principal(
+        principal = self._principals[key] = self._by_token[token] = Principal(
             grant.user_id, grant.client_id, effective(grant.permissions),
             grant.client_version, token,
             tokens.user_id_for(self._secret, grant.user_id, grant.client_id), grant.id,
             structures=grant.structures, expires=parse(found.expires),
         )
+        return principal
+
+    def _forget(self, key: str) -> Principal | None:
+        """Forget the principal of the token whose digest is ``key``; it, if there was one."""
+        principal = self._principals.pop(key, None)
+        if principal is not None:
+            self._by_token.pop(principal.token, None)
         return principal
 
     async def revoke(self, token: str) -> bool:
@@ -304,7 +313,7 @@ class Service:
         """Forget tokens the store has revoked and end their streams with ``auth_revoked``."""
         gone = set(digests)
         self._revocations += 1
-        users = {p.user_id for key in gone if (p := self._principals.pop(key, None))}
+        users = {p.user_id for key in gone if (p := self._forget(key))}
         self.hub.close(lambda subscriber: subscriber.owner in gone, AUTH_REVOKED)
         self._wake(users)  # a waiter checks its token again when it wakes
 
@@ -328,7 +337,7 @@ class Service:
             if new != old:
                 # Replaced rather than dropped: the cached principal is the only place the
                 # token itself (metadata.access_token of its streams) is kept.
-                self._principals[key] = changed[key] = new
+                self._principals[key] = self._by_token[new.token] = changed[key] = new
         for subscriber in self.hub.subscribers(lambda s: s.owner in changed):
             principal = changed[str(subscriber.owner)]
             old_key = subscriber.group.key
@@ -650,7 +659,7 @@ class Service:
         """A stream of ``put`` events for a location; 404 if it does not exist now."""
         self.read(principal, path)
         key, frame = self._stream(principal, path)
-        return self.hub.subscribe(key, principal.user_id, frame, _token_key(principal.token))
+        return self.hub.subscribe(key, principal.user_id, frame, tokens.digest(principal.token))
 
     def _stream(self, principal: Principal,
                 path: paths.Path) -> tuple[StreamKey, Callable[[bytes | None], bytes]]:
